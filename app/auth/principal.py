@@ -1,0 +1,144 @@
+"""Who is calling: resolved once per request from a Bearer token or an X-API-Key."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import msgspec
+from litestar import Request
+from redis.asyncio import Redis
+
+from app.auth.tokens import InvalidToken, TokenSigner
+from app.core import db
+from app.core.errors import AppError, Forbidden, NotAuthenticated
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    email: str
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    verification_level: int
+    jti: str | None = None
+    family_id: uuid.UUID | None = None
+    expires_at: int | None = None
+    api_key_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise Forbidden(f"this action needs the '{permission}' permission")
+
+    def require_level(self, level: int, code: str = "verification_required") -> None:
+        if self.verification_level < level:
+            raise VerificationRequired(f"verification level {level} is required", requiredLevel=level)
+
+
+class VerificationRequired(AppError):
+    status, code, title = 403, "verification_required", "Verification required"
+
+
+def revoked_jti_key(jti: str) -> str:
+    return f"atp:auth:revoked-jti:{jti}"
+
+
+def sessions_cut_key(user_id: uuid.UUID | str) -> str:
+    """Tokens of this user issued before the stored time are dead (suspension, password change)."""
+    return f"atp:auth:sessions-cut:{user_id}"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def principal_from_token(token: str, *, signer: TokenSigner, redis: Redis) -> Principal:
+    try:
+        claims = signer.decode(token)
+    except InvalidToken:
+        raise NotAuthenticated("the access token is invalid or expired", code="invalid_token") from None
+    revoked, cut = await redis.mget(revoked_jti_key(claims.jti), sessions_cut_key(claims.sub))
+    if revoked is not None or (cut is not None and claims.iat <= int(float(cut))):
+        raise NotAuthenticated("the access token has been revoked", code="token_revoked")
+    return Principal(
+        user_id=uuid.UUID(claims.sub),
+        email=claims.email,
+        roles=frozenset(claims.roles),
+        permissions=frozenset(claims.permissions),
+        verification_level=claims.verificationLevel,
+        jti=claims.jti,
+        family_id=uuid.UUID(claims.fam) if claims.fam else None,
+        expires_at=claims.exp,
+    )
+
+
+async def principal_from_api_key(key: str) -> Principal:
+    from app.auth.rbac import roles_and_permissions
+
+    if len(key) > 200:
+        raise NotAuthenticated("the API key is invalid", code="invalid_api_key")
+    row = await db.fetchrow(
+        """SELECT k.id AS key_id, u.id, u.email, u.verification_level, u.status
+           FROM api_keys k JOIN users u ON u.id = k."user"
+           WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
+        hash_secret(key),
+    )
+    if row is None or row["status"] == "suspended":
+        raise NotAuthenticated("the API key is invalid", code="invalid_api_key")
+    pool = db.engine().pool
+    assert pool is not None
+    async with pool.acquire() as conn:
+        roles, permissions = await roles_and_permissions(conn, row["id"])
+        await conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", row["key_id"])
+    return Principal(
+        user_id=row["id"],
+        email=row["email"],
+        roles=frozenset(roles),
+        permissions=frozenset(permissions),
+        verification_level=row["verification_level"],
+        api_key_id=row["key_id"],
+    )
+
+
+async def resolve_principal(request: Request) -> Principal | None:
+    """The caller, None when anonymous; 401 when credentials are present but bad."""
+    cached = request.scope.get("atp_principal", _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    state = request.app.state
+    principal: Principal | None = None
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
+        principal = await principal_from_token(token.strip(), signer=state.signer, redis=state.redis)
+    elif api_key:
+        principal = await principal_from_api_key(api_key)
+    request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
+    return principal
+
+
+_MISSING = object()
+
+
+async def provide_principal(request: Request) -> Principal:
+    """Dependency: the authenticated caller (401 otherwise)."""
+    principal = await resolve_principal(request)
+    if principal is None:
+        raise NotAuthenticated("this operation needs 'Authorization: Bearer <token>' or 'X-API-Key'")
+    return principal
+
+
+async def provide_optional_principal(request: Request) -> Principal | None:
+    """Dependency: the caller when credentials were sent, None for anonymous calls."""
+    return await resolve_principal(request)
+
+
+def seconds_left(principal: Principal) -> int:
+    return max(1, int((principal.expires_at or time.time()) - time.time()))

@@ -1,0 +1,186 @@
+"""The `atp` command: run the platform, migrate, seed demo data, create users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.settings import load_settings
+
+
+@contextlib.contextmanager
+def platform_services(*, owner: bool = False) -> Iterator[dict[str, str]]:
+    """DATABASE_URL/REDIS_URL from the environment, else from a running `make run`, else embedded ones.
+
+    The URLs are exported to os.environ so that everything imported later (Piccolo's engine) sees them.
+    """
+    from app.cli import services
+
+    settings = load_settings()
+    need_pg, need_redis = not settings.database_url, not settings.redis_url
+    started = None
+    if need_pg or need_redis:
+        running = None if owner else services.reuse_running(settings.data_dir)
+        if running is not None and need_pg and need_redis:
+            started = running
+        else:
+            started = services.start(settings.data_dir, record=owner, postgres=need_pg, redis=need_redis)
+        if need_pg:
+            os.environ["DATABASE_URL"] = started.database_url
+        if need_redis:
+            os.environ["REDIS_URL"] = started.redis_url
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    try:
+        yield {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}
+    finally:
+        if started is not None:
+            started.stop()
+
+
+async def migrate() -> None:
+    """Apply every pending Piccolo migration, then sync roles and permissions."""
+    import asyncpg
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from app.auth.rbac import sync_rbac
+
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        # Several replicas may run `atp migrate` at once: one at a time.
+        await conn.execute("SELECT pg_advisory_lock(72010001)")
+        with contextlib.redirect_stdout(sys.stderr):
+            result = await run_forwards("all")
+        if not result.success:
+            raise SystemExit(f"migrations failed: {result.message}")
+        await sync_rbac(conn)
+    finally:
+        await conn.close()
+
+
+def _cmd_migrate(args: argparse.Namespace) -> None:
+    with platform_services():
+        asyncio.run(migrate())
+    print("migrations applied")
+
+
+def _cmd_seed(args: argparse.Namespace) -> None:
+    from app.cli.seed import seed
+
+    with platform_services():
+        asyncio.run(migrate())
+        summary = asyncio.run(seed(listings=args.listings, settings=load_settings()))
+    print(summary.describe())
+
+
+def _cmd_user_create(args: argparse.Namespace) -> None:
+    from app.cli.seed import create_user_command
+
+    with platform_services():
+        asyncio.run(migrate())
+        user_id = asyncio.run(create_user_command(args.email, args.password, args.type, args.level))
+    print(f"created {args.type} {args.email} (id {user_id}, verification level {args.level})")
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from app.cli.seed import demo_banner, seed
+
+    settings = load_settings()
+    port = args.port or settings.port
+    t0 = time.monotonic()
+    with platform_services(owner=True) as env:
+        asyncio.run(migrate())
+        if not settings.is_production:
+            summary = asyncio.run(seed(listings=0, settings=settings, only_if_empty=args.demo_listings))
+            print(demo_banner(settings, summary, port), flush=True)
+        children = _start_processes(env, settings.host, port, workers=not args.no_worker)
+        print(
+            f"ATP is up on http://{settings.host}:{port} (API docs: /schema) "
+            f"after {time.monotonic() - t0:.1f}s — Ctrl-C stops everything",
+            flush=True,
+        )
+        _supervise(children)
+
+
+def _start_processes(env: dict[str, str], host: str, port: int, *, workers: bool) -> list[subprocess.Popen]:
+    child_env = {**os.environ, **env}
+    bin_dir = Path(sys.executable).parent
+    commands = [
+        [
+            str(bin_dir / "uvicorn"),
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+    ]
+    if workers:
+        commands.append([str(bin_dir / "arq"), "workers.main.WorkerSettings"])
+    return [subprocess.Popen(cmd, env=child_env) for cmd in commands]
+
+
+def _supervise(children: list[subprocess.Popen]) -> None:
+    """Wait until Ctrl-C/SIGTERM or a child dies, then stop every child."""
+    stop = False
+
+    def on_signal(signum, frame) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("ATP stopped", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start PostgreSQL, Redis (embedded unless configured), web and worker")
+    run.add_argument("--port", type=int, default=None)
+    run.add_argument("--no-worker", action="store_true", help="web only")
+    run.add_argument("--demo-listings", type=int, default=400, help="listings to create on first start")
+    run.set_defaults(func=_cmd_run)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+
+    seed = sub.add_parser("seed", help="create demo accounts and N more demo listings")
+    seed.add_argument("--listings", type=int, default=400)
+    seed.set_defaults(func=_cmd_seed)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    create = user_sub.add_parser("create", help="create a user of any type (admins included)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--type", required=True, choices=["buyer", "seller", "broker", "admin"])
+    create.add_argument("--level", type=int, default=0, choices=[0, 1, 2, 3])
+    create.set_defaults(func=_cmd_user_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,145 @@
+"""Demo data: accounts of every kind and a realistic aircraft catalogue (never in production)."""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+
+import asyncpg
+import msgspec
+
+from app.settings import Settings
+
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_USERS = [
+    # email, type, verification level, company, first, last
+    ("seller@atp.local", "seller", 2, "Blue Ridge Aviation LLC", "Sam", "Seller"),
+    ("broker@atp.local", "broker", 2, "Meridian Jet Brokers", "Bea", "Broker"),
+    ("buyer@atp.local", "buyer", 2, "Northwind Charter", "Ben", "Buyer"),
+    ("newbuyer@atp.local", "buyer", 0, "", "Nia", "Newcomer"),
+]
+EXTRA_SELLERS = 24
+
+
+class SeedSummary(msgspec.Struct):
+    admin_email: str
+    admin_password: str
+    created_users: int
+    created_listings: int
+    total_listings: int
+
+    def describe(self) -> str:
+        return (
+            f"demo data: {self.created_users} users and {self.created_listings} listings created; "
+            f"{self.total_listings} listings in total"
+        )
+
+
+async def _ensure_user(conn, email, user_type, level, company, first, last, password, password_hash=None):
+    from app.accounts.service import create_user
+
+    existing = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
+    if existing:
+        return existing, False
+    row = await create_user(
+        conn,
+        email=email,
+        password=password,
+        user_type=user_type,
+        company_name=company,
+        first_name=first,
+        last_name=last,
+        verification_level=level,
+        password_hash=password_hash,
+    )
+    return row["id"], True
+
+
+async def seed(*, listings: int, settings: Settings, only_if_empty: int | None = None) -> SeedSummary:
+    """Create the demo accounts if missing, then `listings` more listings.
+
+    With `only_if_empty`, create that many listings only when there are none yet (first `make run`).
+    """
+    from db.fixtures.catalogue import generate_listings
+    from db.fixtures.listings import insert_listings
+
+    from app.auth.passwords import hash_password
+
+    if settings.is_production:
+        raise SystemExit("demo data is never loaded in production")
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    created = 0
+    try:
+        async with conn.transaction():
+            _, made = await _ensure_user(
+                conn, "admin@atp.local", "admin", 3, "ATP", "Ada", "Admin", settings.demo_admin_password
+            )
+            created += made
+            shared_hash = await hash_password(DEMO_PASSWORD)
+            seller_ids = []
+            for email, kind, level, company, first, last in DEMO_USERS:
+                user_id, made = await _ensure_user(
+                    conn, email, kind, level, company, first, last, DEMO_PASSWORD, shared_hash
+                )
+                created += made
+                if kind in ("seller", "broker"):
+                    seller_ids.append(user_id)
+            for n in range(1, EXTRA_SELLERS + 1):
+                kind = "broker" if n % 3 == 0 else "seller"
+                user_id, made = await _ensure_user(
+                    conn,
+                    f"{kind}{n}@demo.atp.local",
+                    kind,
+                    1 + n % 2,
+                    f"Demo Aviation {n}",
+                    "Demo",
+                    f"{kind.title()} {n}",
+                    DEMO_PASSWORD,
+                    shared_hash,
+                )
+                created += made
+                seller_ids.append(user_id)
+            existing = await conn.fetchval("SELECT count(*) FROM listings")
+            count = listings
+            if only_if_empty is not None:
+                count = only_if_empty if existing == 0 else 0
+        made_listings = 0
+        if count > 0:
+            records = generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
+            made_listings = await insert_listings(conn, records)
+        total = await conn.fetchval("SELECT count(*) FROM listings")
+    finally:
+        await conn.close()
+    return SeedSummary("admin@atp.local", settings.demo_admin_password, created, made_listings, total)
+
+
+def demo_banner(settings: Settings, summary: SeedSummary, port: int) -> str:
+    password_source = "$ATP_DEMO_ADMIN_PASSWORD" if os.environ.get("ATP_DEMO_ADMIN_PASSWORD") else "default"
+    lines = [
+        "",
+        "Demo accounts (development only):",
+        f"  admin   {summary.admin_email:<22} {summary.admin_password}   ({password_source})",
+        *(
+            f"  {kind:<7} {email:<22} {DEMO_PASSWORD}   (verification level {level})"
+            for email, kind, level, *_ in DEMO_USERS
+        ),
+        f"  {summary.total_listings} listings in the catalogue",
+        f"  API docs: http://{settings.host}:{port}/schema",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def create_user_command(email: str, password: str, user_type: str, level: int) -> uuid.UUID:
+    from app.accounts.service import create_user
+
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        async with conn.transaction():
+            row = await create_user(
+                conn, email=email, password=password, user_type=user_type, verification_level=level
+            )
+    finally:
+        await conn.close()
+    return row["id"]

@@ -1,0 +1,106 @@
+"""The database engine and a unit of work that commits a change together with its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from piccolo.engine.postgres import PostgresEngine
+
+from db.piccolo_conf import DB
+
+OUTBOX_NOTIFY_CHANNEL = "atp_outbox"
+
+_INSERT_OUTBOX = """
+INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])
+"""
+
+
+def engine() -> PostgresEngine:
+    return DB
+
+
+class PendingEvent(msgspec.Struct, frozen=True):
+    event_id: uuid.UUID
+    channel: str
+    event_type: str
+    payload_json: str
+    occurred_at: datetime
+
+
+class UnitOfWork:
+    """One transaction; events emitted inside it reach the outbox in that same transaction.
+
+    Usage: `async with UnitOfWork() as uow: ... uow.emit(event, channels)`. On success the
+    outbox rows are inserted and `NOTIFY atp_outbox` is queued before COMMIT, so the relay
+    never sees an event whose change was rolled back, and never misses one that committed.
+    """
+
+    def __init__(self) -> None:
+        self._transaction: Any = None
+        self._events: list[PendingEvent] = []
+        self.conn: asyncpg.Connection
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._transaction = DB.transaction()
+        await self._transaction.__aenter__()
+        self.conn = self._transaction.connection
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None and self._events:
+            try:
+                await self._flush_events()
+            except BaseException as flush_error:
+                await self._transaction.__aexit__(type(flush_error), flush_error, flush_error.__traceback__)
+                raise
+        return await self._transaction.__aexit__(exc_type, exc, tb)
+
+    def emit(self, event: msgspec.Struct, channels: Iterable[str]) -> uuid.UUID:
+        """Queue `event` for each channel; it is written to the outbox at commit."""
+        event_id = uuid.uuid4()
+        info = msgspec.inspect.type_info(type(event))
+        event_type = info.tag  # type: ignore[attr-defined]
+        data = msgspec.to_builtins(event)
+        data.pop("type", None)
+        payload_json = msgspec.json.encode(data).decode()
+        now = datetime.now(UTC)
+        for channel in channels:
+            self._events.append(PendingEvent(event_id, channel, event_type, payload_json, now))
+        return event_id
+
+    async def _flush_events(self) -> None:
+        events = self._events
+        await self.conn.execute(
+            _INSERT_OUTBOX,
+            [e.event_id for e in events],
+            [e.channel for e in events],
+            [e.event_type for e in events],
+            [e.payload_json for e in events],
+            [e.occurred_at for e in events],
+        )
+        await self.conn.execute(f"NOTIFY {OUTBOX_NOTIFY_CHANNEL}")
+        self._events = []
+
+
+async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run a read outside any unit of work, on a pooled connection."""
+    pool = DB.pool
+    if pool is None:
+        conn = await DB.get_new_connection()
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+    async with pool.acquire() as conn:
+        return await conn.fetch(sql, *args)
+
+
+async def fetchrow(sql: str, *args: Any) -> asyncpg.Record | None:
+    rows = await fetch(sql, *args)
+    return rows[0] if rows else None

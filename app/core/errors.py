@@ -1,0 +1,128 @@
+"""One error base class; every domain error carries a stable `code` and maps to RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+
+log = logging.getLogger("atp.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """Base for errors a client can cause; subclasses set `status`, `code` and `title`."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class NotAuthenticated(AppError):
+    status, code, title = 401, "not_authenticated", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "version_mismatch", "The resource changed since you read it"
+
+
+class RateLimited(AppError):
+    status, code, title = 429, "rate_limited", "Too many attempts"
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code}
+    body.update(extra)
+    return Response(content=msgspec.json.encode(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def _app_error(_: Request, exc: AppError) -> Response:
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+
+
+def _field_errors(extra: Any) -> list[dict[str, str]]:
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "body")
+            errors.append({"field": key, "message": str(item.get("message", "invalid"))})
+    return errors
+
+
+def _validation(_: Request, exc: ValidationException) -> Response:
+    errors = _field_errors(exc.extra)
+    return problem(422, "validation_failed", "Validation failed", str(exc.detail), errors=errors)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("not_authenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def _http(_: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if status >= 500:
+        return _internal(_, exc)
+    code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+    response = problem(status, code, title, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal_error", "Internal server error", "Something went wrong on our side.")
+
+
+EXCEPTION_HANDLERS = {
+    AppError: _app_error,
+    ValidationException: _validation,
+    NotAuthorizedException: _http,
+    PermissionDeniedException: _http,
+    NotFoundException: _http,
+    HTTPException: _http,
+    Exception: _internal,
+}

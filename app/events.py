@@ -1,0 +1,152 @@
+"""The event catalogue (API.md "Realtime"): every event type as a msgspec struct, one module.
+
+An event's class is its schema; its `tag` is the wire `type`. Emit sites call
+`uow.emit(SomeEvent(...), channels)`; the outbox stores the fields as the frame's `data`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class Event(msgspec.Struct, tag_field="type", rename="camel", kw_only=True, frozen=True):
+    """Base of every event payload."""
+
+
+# --- listings -----------------------------------------------------------------------------
+
+
+class ListingCreated(Event, tag="listing.created"):
+    listing_id: uuid.UUID
+    listing: dict[str, Any]
+
+
+class ListingUpdated(Event, tag="listing.updated"):
+    listing_id: uuid.UUID
+    version: int
+    changed: list[str]
+    listing: dict[str, Any]
+
+
+class ListingStatusChanged(Event, tag="listing.status_changed"):
+    listing_id: uuid.UUID
+    version: int
+    previous_status: str
+    status: str
+
+
+class ListingPriceChanged(Event, tag="listing.price_changed"):
+    listing_id: uuid.UUID
+    version: int
+    old_price: str
+    new_price: str
+    currency: str
+
+
+# --- reservations -------------------------------------------------------------------------
+
+
+class HoldPlaced(Event, tag="hold.placed"):
+    hold_id: uuid.UUID
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+    expires_at: datetime
+
+
+class HoldReleased(Event, tag="hold.released"):
+    hold_id: uuid.UUID
+    listing_id: uuid.UUID
+    reason: str = "released"
+
+
+class HoldExpired(Event, tag="hold.expired"):
+    hold_id: uuid.UUID
+    listing_id: uuid.UUID
+
+
+class HoldContended(Event, tag="hold.contended"):
+    listing_id: uuid.UUID
+    expires_at: datetime | None = None
+
+
+class WaitlistPromoted(Event, tag="waitlist.promoted"):
+    listing_id: uuid.UUID
+    offer_expires_at: datetime
+
+
+class ReservationCreated(Event, tag="reservation.created"):
+    reservation_id: uuid.UUID
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+    broker_id: uuid.UUID
+    expires_at: datetime
+
+
+class ReservationConflict(Event, tag="reservation.conflict"):
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+
+
+class ReservationExpired(Event, tag="reservation.expired"):
+    reservation_id: uuid.UUID
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+
+
+# --- verification, messaging, notifications -----------------------------------------------
+
+
+class VerificationProgress(Event, tag="verification.progress"):
+    verification_id: uuid.UUID
+    check: str
+    percent: int
+
+
+class VerificationStatusChanged(Event, tag="verification.status_changed"):
+    verification_id: uuid.UUID
+    previous_status: str
+    status: str
+
+
+class MessageCreated(Event, tag="message.created"):
+    message_id: uuid.UUID
+    thread_id: uuid.UUID
+    sender_id: uuid.UUID
+    body: str
+
+
+class NotificationCreated(Event, tag="notification.created"):
+    notification_id: uuid.UUID
+    kind: str
+    title: str
+    body: str = ""
+    link: str | None = None
+
+
+ANY_EVENT = (
+    ListingCreated
+    | ListingUpdated
+    | ListingStatusChanged
+    | ListingPriceChanged
+    | HoldPlaced
+    | HoldReleased
+    | HoldExpired
+    | HoldContended
+    | WaitlistPromoted
+    | ReservationCreated
+    | ReservationConflict
+    | ReservationExpired
+    | VerificationProgress
+    | VerificationStatusChanged
+    | MessageCreated
+    | NotificationCreated
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    msgspec.inspect.type_info(cls).tag: cls  # type: ignore[attr-defined]
+    for cls in ANY_EVENT.__args__  # type: ignore[attr-defined]
+}

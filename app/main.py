@@ -1,0 +1,93 @@
+"""The application factory: importing this module starts nothing; `create_app()` wires everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import Redis
+
+from app.auth.principal import provide_optional_principal, provide_principal
+from app.auth.tokens import TokenSigner, load_or_create_key
+from app.core.db import engine
+from app.core.deps import provide_redis, provide_settings, provide_signer
+from app.core.errors import EXCEPTION_HANDLERS
+from app.core.logging import configure_logging, request_id_middleware
+from app.realtime import realtime_lifespan
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("atp")
+
+
+def _routers() -> list:
+    from app.accounts.controllers import AuthController, MeController
+    from app.admin.controllers import AdminController
+    from app.listings.controllers import ListingController
+    from app.realtime import realtime_handlers
+    from app.system.controllers import SystemController
+
+    return [SystemController, AuthController, MeController, ListingController, AdminController, *realtime_handlers()]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the Litestar app; resources open in the lifespan, not at import."""
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = engine()
+        await db.start_connection_pool(min_size=1, max_size=settings.db_pool_max)
+        redis = Redis.from_url(settings.redis_url, health_check_interval=15, socket_keepalive=True)
+        app.state.redis = redis
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await db.close_connection_pool()
+
+    key = load_or_create_key(
+        settings.jwt_private_key_pem, settings.data_dir, allow_generate=not settings.is_production
+    )
+    signer = TokenSigner(
+        key, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.access_token_ttl_s
+    )
+
+    app = Litestar(
+        route_handlers=_routers(),
+        lifespan=[lifespan, realtime_lifespan],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "maybe_principal": Provide(provide_optional_principal),
+            "redis": Provide(provide_redis, sync_to_thread=False),
+            "signer": Provide(provide_signer, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        middleware=[request_id_middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="ATP — verified aircraft trading",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "ApiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.signer = signer
+    return app

@@ -1,0 +1,120 @@
+"""Channel names: the only place they are built and parsed, and who may read each one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import msgspec
+
+LISTINGS = "listings"
+ADMIN = "admin"
+
+# Prefixes of channels that name one object; the suffix is a canonical (lower-case) UUID.
+LISTING = "listing"
+USER = "user"
+VERIFICATION = "verification"
+_SCOPED = frozenset({LISTING, USER, VERIFICATION})
+_PUBLIC_KINDS = frozenset({LISTINGS, LISTING})
+
+MAX_CHANNEL_LENGTH = 200  # outbox_events.channel is varchar(200)
+
+
+def listings_feed() -> str:
+    """The public feed of every listing change."""
+    return LISTINGS
+
+
+def listing(listing_id: uuid.UUID | str) -> str:
+    """The public channel of one listing."""
+    return f"{LISTING}:{_canonical(listing_id)}"
+
+
+def user(user_id: uuid.UUID | str) -> str:
+    """The private channel of one user (notifications, holds, reservations, messages)."""
+    return f"{USER}:{_canonical(user_id)}"
+
+
+def verification(verification_id: uuid.UUID | str) -> str:
+    """The channel of one verification case (its subject and admins)."""
+    return f"{VERIFICATION}:{_canonical(verification_id)}"
+
+
+def admin() -> str:
+    """The admins' channel."""
+    return ADMIN
+
+
+def listing_channels(listing_id: uuid.UUID | str) -> list[str]:
+    """Where a listing change is published: the feed and the listing's own channel."""
+    return [listings_feed(), listing(listing_id)]
+
+
+def _canonical(value: uuid.UUID | str) -> str:
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
+class ChannelName(msgspec.Struct, frozen=True):
+    """A parsed channel name: its kind and, for per-object channels, the object id."""
+
+    kind: str
+    object_id: uuid.UUID | None = None
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind in _PUBLIC_KINDS
+
+
+def parse(channel: str) -> ChannelName | None:
+    """The parsed name, or None when `channel` is not a channel we serve (ids must be canonical)."""
+    if not isinstance(channel, str) or len(channel) > MAX_CHANNEL_LENGTH:
+        return None
+    if channel in (LISTINGS, ADMIN):
+        return ChannelName(channel)
+    kind, sep, rest = channel.partition(":")
+    if not sep or kind not in _SCOPED:
+        return None
+    try:
+        object_id = uuid.UUID(rest)
+    except ValueError:
+        return None
+    # One spelling per channel: otherwise `listing:ABC…` and `listing:abc…` would be two logs.
+    if str(object_id) != rest:
+        return None
+    return ChannelName(kind, object_id)
+
+
+class Reader(Protocol):
+    """What authorization needs to know about a caller (the app's Principal satisfies it)."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+# Resolves a verification case to the user it is about (None when unknown).
+SubjectLookup = Callable[[uuid.UUID], Awaitable[uuid.UUID | None]]
+
+
+async def can_read(
+    reader: Reader | None, channel: str, *, verification_subject: SubjectLookup | None = None
+) -> bool:
+    """Whether `reader` (None = anonymous) may subscribe to `channel`; deny by default."""
+    name = parse(channel)
+    if name is None:
+        return False
+    if name.is_public:
+        return True
+    if reader is None:
+        return False
+    if reader.is_admin:
+        return True
+    if name.kind == USER:
+        return name.object_id == reader.user_id
+    if name.kind == VERIFICATION and verification_subject is not None:
+        assert name.object_id is not None
+        return await verification_subject(name.object_id) == reader.user_id
+    return False

@@ -1,0 +1,334 @@
+"""The deployment files (docker-compose.yml, Procfile, Dockerfile, the `atp` script) point at real code.
+
+Fast and offline: no Docker, no network. The Compose file is checked against the Compose specification
+schema vendored inside check-jsonschema, and every process command is resolved to the Python object it
+would load, which is then imported for real.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import ipaddress
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+PROCFILE = ROOT / "Procfile"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PYPROJECT = ROOT / "pyproject.toml"
+
+# The processes our image runs, by Compose service; each must resolve to importable code.
+APP_SERVICES = ("migrate", "web", "worker")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+@functools.cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@functools.cache
+def pyproject() -> dict[str, Any]:
+    return tomllib.loads(PYPROJECT.read_text())
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+def image_services() -> dict[str, dict[str, Any]]:
+    """Services that run the image built from this repository."""
+    return {name: svc for name, svc in services().items() if "build" in svc}
+
+
+def with_defaults(value: str) -> str:
+    """Resolve Compose interpolation `${VAR:-default}` / `${VAR-default}` as an unset VAR would."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", value)
+
+
+def argv_of(command: str | list[str]) -> list[str]:
+    argv = shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+    if argv[:2] == ["sh", "-c"]:  # shell form: look at the command the shell execs
+        argv = shlex.split(argv[2])
+    return argv[1:] if argv[:1] == ["exec"] else argv
+
+
+def option_value(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def dependency_names() -> set[str]:
+    names = set()
+    for requirement in pyproject()["project"]["dependencies"]:
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        assert match, requirement
+        names.add(re.sub(r"[-_.]+", "-", match.group(0)).lower())
+    return names
+
+
+def load_object(module: str, attribute: str) -> Any:
+    """Import `module` and walk the dotted `attribute`, failing with a message that says what is missing."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # a parent package is missing
+        spec = None
+    assert spec is not None, f"module {module!r} does not exist"
+    obj: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        assert hasattr(obj, part), f"{module}:{attribute}: no attribute {part!r}"
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_console_script(name: str, argv: list[str]) -> None:
+    """`name` is a [project.scripts] entry pointing at a callable that accepts the subcommand in `argv`."""
+    scripts = pyproject()["project"].get("scripts", {})
+    assert name in scripts, f"console script {name!r} is not declared in [project.scripts]"
+    module, _, attribute = scripts[name].partition(":")
+    assert attribute, f"[project.scripts] {name} = {scripts[name]!r} names no callable"
+    assert callable(load_object(module.strip(), attribute.strip()))
+    if argv:
+        # Ask the real CLI for the subcommand's help: proves the subcommand exists without running it.
+        code = f"import sys; from {module.strip()} import {attribute.strip()} as main; main(sys.argv[1:])"
+        result = subprocess.run(
+            [sys.executable, "-c", code, argv[0], "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, f"`{name} {argv[0]}` is not a valid command:\n{result.stderr}"
+
+
+def check_command(command: str | list[str]) -> None:
+    """The process a command starts comes from a declared dependency or script, and its target imports."""
+    argv = argv_of(command)
+    program, args = argv[0], argv[1:]
+    if program == "uvicorn":
+        assert "uvicorn" in dependency_names()
+        targets = [arg for arg in args if re.fullmatch(r"[\w.]+:[\w.]+", arg)]
+        assert len(targets) == 1, f"no single module:attribute app in {argv}"
+        module, attribute = targets[0].split(":")
+        app = load_object(module, attribute)
+        if "--factory" in args:
+            assert callable(app), f"{targets[0]} is used as a factory but is not callable"
+            # uvicorn calls the factory with no arguments.
+            inspect.signature(app).bind()
+        else:
+            assert callable(app), f"{targets[0]} is not an ASGI application"
+    elif program == "arq":
+        assert "arq" in dependency_names()
+        targets = [arg for arg in args if not arg.startswith("-")]
+        assert len(targets) == 1, f"no single worker settings path in {argv}"
+        module, _, attribute = targets[0].rpartition(".")
+        settings = load_object(module, attribute)
+        # arq refuses to start a worker with nothing to run.
+        jobs = list(getattr(settings, "functions", []) or []) + list(getattr(settings, "cron_jobs", []) or [])
+        assert jobs, f"{targets[0]} registers no functions or cron jobs"
+    else:
+        check_console_script(program, args)
+
+
+def parse_procfile() -> dict[str, str]:
+    processes: dict[str, str] = {}
+    for line in PROCFILE.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_-]+):\s*(\S.*)", line)
+        assert match, f"malformed Procfile line: {line!r}"
+        assert match.group(1) not in processes, f"duplicate process type {match.group(1)!r}"
+        processes[match.group(1)] = match.group(2).strip()
+    return processes
+
+
+def healthcheck_enabled(service: dict[str, Any]) -> bool:
+    check = service.get("healthcheck") or {}
+    test = check.get("test")
+    if check.get("disable") in (True, "true") or not test:
+        return False
+    return (test if isinstance(test, str) else test[0]) != "NONE"
+
+
+def replicas(service: dict[str, Any]) -> int:
+    return int((service.get("deploy") or {}).get("replicas", 1))
+
+
+def run_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    # Any attempt to fetch something would hit a dead proxy and fail: the check must be offline.
+    dead_proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+    env = {**os.environ, **dead_proxy, **{key.lower(): value for key, value in dead_proxy.items()}}
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+# ------------------------------------------------------------------------------------------ compose file
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = run_schema_check(COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "version" not in compose(), "the Compose specification has no `version:` key any more"
+
+
+def test_schema_check_rejects_an_invalid_compose_file(tmp_path: Path) -> None:
+    broken = compose() | {"services": services() | {"web": services()["web"] | {"restartt": "always"}}}
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(json.dumps(broken))
+    result = run_schema_check(path)
+    assert result.returncode != 0 and "restartt" in result.stdout + result.stderr, result.stdout
+
+
+def test_every_image_service_has_a_healthcheck_or_is_one_shot() -> None:
+    assert set(APP_SERVICES) <= set(image_services()), "migrate, web and worker must run our image"
+    awaited_to_complete = {
+        dependency
+        for svc in services().values()
+        if isinstance(svc.get("depends_on"), dict)
+        for dependency, spec in svc["depends_on"].items()
+        if spec.get("condition") == "service_completed_successfully"
+    }
+    for name, svc in image_services().items():
+        if healthcheck_enabled(svc):
+            continue
+        # One-shot: runs to completion once, never restarted, and something waits for that completion.
+        # (YAML reads an unquoted `no` as False.)
+        one_shot = svc.get("restart", "no") in ("no", False) and replicas(svc) == 1
+        assert one_shot and name in awaited_to_complete, f"{name}: neither a healthcheck nor a one-shot job"
+
+
+def test_health_conditions_point_at_services_with_a_healthcheck() -> None:
+    for name, svc in services().items():
+        for dependency, spec in (svc.get("depends_on") or {}).items():
+            assert dependency in services(), f"{name} depends on unknown service {dependency!r}"
+            if spec.get("condition") == "service_healthy":
+                assert healthcheck_enabled(services()[dependency]), f"{name} waits on {dependency} health"
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_app_processes_start_after_their_dependencies(name: str) -> None:
+    depends = services()[name]["depends_on"]
+    for backing in ("postgres", "redis"):
+        assert depends[backing]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert services()["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_compose_commands_resolve_to_code(name: str) -> None:
+    check_command(services()[name]["command"])
+
+
+def test_web_trusts_forwarded_headers_only_from_the_proxy_network() -> None:
+    web = services()["web"]
+    argv = [with_defaults(arg) for arg in argv_of(web["command"])]
+    assert "--proxy-headers" in argv
+    allowed = option_value(argv, "--forwarded-allow-ips")
+    assert allowed and "*" not in allowed, "forwarded headers must not be trusted from everyone"
+    trusted = [ipaddress.ip_network(part.strip(), strict=False) for part in allowed.split(",")]
+
+    networks = compose().get("networks") or {}
+    for net in trusted:
+        homes = [
+            key
+            for key, spec in networks.items()
+            for block in ((spec or {}).get("ipam") or {}).get("config", [])
+            if ipaddress.ip_network(with_defaults(block["subnet"]), strict=False) == net
+        ]
+        assert len(homes) == 1, f"{net} is not the subnet of exactly one Compose network"
+        members = {key for key, svc in services().items() if homes[0] in (svc.get("networks") or [])}
+        proxies = {key for key in members - {"web"} if services()[key].get("ports")}
+        assert "web" in members and proxies, f"network {homes[0]} must join web and the proxy"
+        assert members == {"web"} | proxies, f"only web and the proxy may sit on {homes[0]}: {members}"
+
+
+def test_replicated_services_publish_no_fixed_host_port() -> None:
+    assert replicas(services()["web"]) > 1 and replicas(services()["worker"]) > 1
+    for name, svc in services().items():
+        if replicas(svc) == 1:
+            continue
+        for port in svc.get("ports") or []:
+            fixed = port.get("published") if isinstance(port, dict) else ":" in with_defaults(str(port))
+            assert not fixed, f"{name} has {replicas(svc)} replicas but publishes a fixed host port: {port}"
+
+
+# ----------------------------------------------------------------------------------------------- Procfile
+
+
+def test_procfile_declares_web_worker_and_release() -> None:
+    processes = parse_procfile()
+    assert set(processes) == {"web", "worker", "release"}
+    web = argv_of(processes["web"])
+    assert web[0] == "uvicorn" and "--factory" in web
+    assert option_value(web, "--host") == "0.0.0.0"
+    assert option_value(web, "--port") in ("$PORT", "${PORT}")
+    assert argv_of(processes["worker"])[0] == "arq"
+    assert argv_of(processes["release"]) == ["atp", "migrate"]
+
+
+@pytest.mark.parametrize("process", ["web", "worker", "release"])
+def test_procfile_commands_resolve_to_code(process: str) -> None:
+    check_command(parse_procfile()[process])
+
+
+def test_atp_console_script_is_an_importable_callable() -> None:
+    assert pyproject()["project"]["scripts"]["atp"] == "app.cli:main"
+    check_console_script("atp", [])
+
+
+# --------------------------------------------------------------------------------------------- Dockerfile
+
+
+def dockerfile_final_stage() -> list[str]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    last_from = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+    return lines[last_from:]
+
+
+def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
+    stage = dockerfile_final_stage()
+    assert stage[0].split()[1] == "python:3.11-slim"
+    users = [line.split()[1] for line in stage if line.upper().startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must not run as root"
+    checks = [line for line in stage if line.upper().startswith("HEALTHCHECK ")]
+    assert len(checks) == 1 and "/health" in checks[0] and "urllib" in checks[0]
+
+
+def test_dockerfile_default_command_is_the_web_server() -> None:
+    cmd = [line for line in dockerfile_final_stage() if line.upper().startswith("CMD ")][-1]
+    argv = json.loads(cmd[4:])
+    assert argv_of(argv)[0] == "uvicorn"
+    check_command(argv)
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
+    patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    assert {".venv", ".data", ".git"} <= patterns
+    assert "**/__pycache__" in patterns, "a bare `__pycache__` only matches at the context root"
