@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pytest tests/test_fuzz.py -m fuzz
+	ATP_FUZZ_EXAMPLES=$${ATP_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest tests/test_fuzz.py -s
 
 clean:
 	rm -rf .data

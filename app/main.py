@@ -14,12 +14,14 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
+from app.accounts.schemas import openapi_refinements
 from app.auth.principal import provide_optional_principal, provide_principal
 from app.auth.tokens import TokenSigner, load_or_create_key
 from app.core.db import engine
 from app.core.deps import provide_redis, provide_settings, provide_signer
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging, request_id_middleware
+from app.core.openapi import document_problem_responses, fix_options_allow_headers
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
 
@@ -33,7 +35,14 @@ def _routers() -> list:
     from app.realtime import realtime_handlers
     from app.system.controllers import SystemController
 
-    return [SystemController, AuthController, MeController, ListingController, AdminController, *realtime_handlers()]
+    return [
+        SystemController,
+        AuthController,
+        MeController,
+        ListingController,
+        AdminController,
+        *realtime_handlers(),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -88,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_problem_responses(app, openapi_refinements())
+    fix_options_allow_headers(app)
     app.state.settings = settings
     app.state.signer = signer
     return app

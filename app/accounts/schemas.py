@@ -8,10 +8,25 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
+from app.auth.passwords import common_passwords
 from app.core.schema import Schema
 
 Email = Annotated[str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-NewPassword = Annotated[str, Meta(min_length=8, max_length=256)]
+NewPassword = Annotated[
+    str,
+    Meta(
+        min_length=8,
+        max_length=256,
+        description="at least 8 characters and not a commonly used password",
+    ),
+]
+
+
+def openapi_refinements() -> dict[tuple[str, str], dict]:
+    """Rules msgspec cannot express in the generated schema: (component, property) -> JSON Schema keywords."""
+    return {("RegisterRequest", "password"): {"not": {"enum": sorted(common_passwords())}}}
+
+
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 Name = Annotated[str, Meta(max_length=100)]
 TotpCode = Annotated[str, Meta(pattern=r"^[0-9]{6}$")]

@@ -17,7 +17,7 @@ MIN_LENGTH = 8
 
 
 @lru_cache(maxsize=1)
-def _common_passwords() -> frozenset[str]:
+def common_passwords() -> frozenset[str]:
     path = Path(__file__).with_name("common_passwords.txt")
     return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line.strip())
 
@@ -28,7 +28,7 @@ def weakness(password: str) -> str | None:
         return f"must be at least {MIN_LENGTH} characters"
     if len(password) > 256:
         return "must be at most 256 characters"
-    if password.lower() in _common_passwords():
+    if password.lower() in common_passwords():
         return "is too common"
     return None
 

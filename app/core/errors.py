@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -112,6 +113,19 @@ def _http(_: Request, exc: HTTPException) -> Response:
     return response
 
 
+def _data_error(request: Request, exc: Exception) -> Response:
+    # SQLSTATE class 22 (data exception): a value the client sent that PostgreSQL cannot store,
+    # e.g. a NUL character in text. The client's fault, never a 500.
+    log.info("rejected value on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem(
+        422,
+        "validation_failed",
+        "Validation failed",
+        "a value in the request cannot be stored",
+        errors=[{"field": "body", "message": "contains characters or values that are not allowed"}],
+    )
+
+
 def _internal(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "Something went wrong on our side.")
@@ -124,5 +138,6 @@ EXCEPTION_HANDLERS = {
     PermissionDeniedException: _http,
     NotFoundException: _http,
     HTTPException: _http,
+    asyncpg.DataError: _data_error,
     Exception: _internal,
 }

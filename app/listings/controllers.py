@@ -18,6 +18,9 @@ from app.listings.schemas import ListingCreate, ListingRead, ListingSort, Listin
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
 
+# A money amount in a query string: digits with up to 2 decimals (no exponent, no NaN).
+AMOUNT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
 
 
@@ -76,8 +79,8 @@ class ListingController(Controller):
         model: Annotated[str | None, QueryParameter(max_length=100)] = None,
         year_min: Annotated[int | None, QueryParameter(name="yearMin", ge=1903, le=2100)] = None,
         year_max: Annotated[int | None, QueryParameter(name="yearMax", ge=1903, le=2100)] = None,
-        price_min: Annotated[Decimal | None, QueryParameter(name="priceMin")] = None,
-        price_max: Annotated[Decimal | None, QueryParameter(name="priceMax")] = None,
+        price_min: Annotated[str | None, QueryParameter(name="priceMin", pattern=AMOUNT)] = None,
+        price_max: Annotated[str | None, QueryParameter(name="priceMax", pattern=AMOUNT)] = None,
         hours_max: Annotated[int | None, QueryParameter(name="hoursMax", ge=0, le=1_000_000)] = None,
         country: Annotated[str | None, QueryParameter(min_length=2, max_length=2)] = None,
         status: Annotated[
@@ -88,19 +91,13 @@ class ListingController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Page[ListingRead]:
-        for name, value in (("priceMin", price_min), ("priceMax", price_max)):
-            if value is not None and (not value.is_finite() or value < 0 or value > Decimal("1e12")):
-                raise ValidationFailed(
-                    f"{name} must be a non-negative amount",
-                    errors=[{"field": name, "message": "out of range"}],
-                )
         filters = service.ListingFilters(
             manufacturer=manufacturer,
             model=model,
             year_min=year_min,
             year_max=year_max,
-            price_min=price_min,
-            price_max=price_max,
+            price_min=Decimal(price_min) if price_min else None,
+            price_max=Decimal(price_max) if price_max else None,
             hours_max=hours_max,
             country=country,
             statuses=list(status) if status else None,

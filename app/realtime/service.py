@@ -10,6 +10,7 @@ from litestar import Litestar
 from redis.asyncio import Redis
 
 from app.auth.principal import revoked_jti_key, sessions_cut_key
+from app.core.db import engine
 from app.settings import Settings
 from realtime.connection import Limits, Session
 from realtime.fanout import FanoutConfig
@@ -25,13 +26,17 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
     def num(name: str, default: float) -> float:
         return float(env.get(name, default))
 
-    history = History(size=int(num("ATP_RT_HISTORY_SIZE", 10_000)), ttl_s=int(num("ATP_RT_HISTORY_TTL_S", 86_400)))
+    history = History(
+        size=int(num("ATP_RT_HISTORY_SIZE", 10_000)), ttl_s=int(num("ATP_RT_HISTORY_TTL_S", 86_400))
+    )
     return RealtimeConfig(
         redis_url=settings.redis_url,
-        database_url=settings.database_url,
+        database_url=settings.database_url or engine().config["dsn"],  # same database as the app's pool
         allowed_origins=settings.ws_allowed_origins,
         history=history,
-        relay=RelayConfig(poll_s=num("ATP_RT_RELAY_POLL_S", 2.0), lock_retry_s=num("ATP_RT_RELAY_LOCK_RETRY_S", 1.0)),
+        relay=RelayConfig(
+            poll_s=num("ATP_RT_RELAY_POLL_S", 2.0), lock_retry_s=num("ATP_RT_RELAY_LOCK_RETRY_S", 1.0)
+        ),
         fanout=FanoutConfig(max_replay=history.size),
         limits=Limits(
             send_buffer_max=int(num("ATP_RT_SEND_BUFFER_MAX", 512 * 1024)),

@@ -12,7 +12,12 @@ from app.core import db
 
 
 def tail() -> str:
-    return "N" + str(random.randint(1, 9)) + "".join(random.choices(string.digits, k=3)) + random.choice("ABCDEFGH")
+    return (
+        "N"
+        + str(random.randint(1, 9))
+        + "".join(random.choices(string.digits, k=3))
+        + random.choice("ABCDEFGH")
+    )
 
 
 def listing_body(**overrides) -> dict:
@@ -99,9 +104,13 @@ async def test_who_may_create(client, accounts):
         403,
         "verification_required",
     )
-    assert_problem(await client.post("/api/listings", json=listing_body(), headers=buyer["headers"]), 403, "forbidden")
+    assert_problem(
+        await client.post("/api/listings", json=listing_body(), headers=buyer["headers"]), 403, "forbidden"
+    )
     assert_problem(await client.post("/api/listings", json=listing_body()), 401, "not_authenticated")
-    assert (await client.post("/api/listings", json=listing_body(), headers=broker["headers"])).status_code == 201
+    assert (
+        await client.post("/api/listings", json=listing_body(), headers=broker["headers"])
+    ).status_code == 201
 
 
 async def test_tail_number_is_unique_among_live_listings(client, seller, accounts):
@@ -126,7 +135,10 @@ async def test_concurrent_creates_with_one_tail_number_make_one_listing(client, 
     sellers = [await accounts.create("seller", level=1) for _ in range(5)]
     number = tail()
     responses = await asyncio.gather(
-        *(client.post("/api/listings", json=listing_body(tailNumber=number), headers=s["headers"]) for s in sellers)
+        *(
+            client.post("/api/listings", json=listing_body(tailNumber=number), headers=s["headers"])
+            for s in sellers
+        )
     )
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
     rows = await db.fetch("SELECT 1 FROM listings WHERE upper(tail_number) = $1", number)
@@ -157,7 +169,9 @@ async def test_price_change_bumps_version_records_history_and_emits(client, sell
         "listing.updated",
     ]
     stale = await client.patch(
-        f"/api/listings/{listing['id']}", json={"price": "1.00"}, headers=seller["headers"] | {"If-Match": "1"}
+        f"/api/listings/{listing['id']}",
+        json={"price": "1.00"},
+        headers=seller["headers"] | {"If-Match": "1"},
     )
     assert_problem(stale, 412, "version_mismatch")
     assert stale.json()["currentVersion"] == 2
@@ -196,7 +210,9 @@ async def test_only_owner_or_admin_may_change(client, seller, admin, accounts):
     listing = await create(client, seller)
     url = f"/api/listings/{listing['id']}"
     stranger = await accounts.create("seller", level=2)
-    assert_problem(await client.patch(url, json={"price": "1.00"}, headers=stranger["headers"]), 403, "forbidden")
+    assert_problem(
+        await client.patch(url, json={"price": "1.00"}, headers=stranger["headers"]), 403, "forbidden"
+    )
     assert_problem(await client.delete(url, headers=stranger["headers"]), 403, "forbidden")
     assert_problem(
         await client.patch(url, json={"featured": True}, headers=seller["headers"]), 403, "field_not_writable"
@@ -204,7 +220,9 @@ async def test_only_owner_or_admin_may_change(client, seller, admin, accounts):
     featured = await client.patch(url, json={"featured": True}, headers=admin["headers"])
     assert featured.json()["featured"] is True
     for field, value in (("sellerId", str(uuid.uuid4())), ("version", 9), ("id", str(uuid.uuid4()))):
-        assert_problem(await client.patch(url, json={field: value}, headers=seller["headers"]), 422, "validation_failed")
+        assert_problem(
+            await client.patch(url, json={field: value}, headers=seller["headers"]), 422, "validation_failed"
+        )
 
 
 @pytest.mark.parametrize(
@@ -229,7 +247,9 @@ async def test_only_owner_or_admin_may_change(client, seller, admin, accounts):
     ],
 )
 async def test_invalid_listing_input_is_422_problem(client, seller, field, value):
-    response = await client.post("/api/listings", json=listing_body(**{field: value}), headers=seller["headers"])
+    response = await client.post(
+        "/api/listings", json=listing_body(**{field: value}), headers=seller["headers"]
+    )
     assert_problem(response, 422, "validation_failed")
     assert response.json()["errors"], response.text
 
@@ -260,14 +280,18 @@ async def test_filters_sort_and_cursor_pagination(client, seller):
         if cursor is None:
             break
     assert seen == sorted(prices, key=float)
-    filtered = await client.get(f"/api/listings?manufacturer={maker}&priceMin=200000&priceMax=460000&yearMin=2002")
+    filtered = await client.get(
+        f"/api/listings?manufacturer={maker}&priceMin=200000&priceMax=460000&yearMin=2002"
+    )
     assert sorted(i["price"] for i in filtered.json()["items"]) == ["250000.00", "300000.00"]
 
 
 async def test_withdrawn_listings_leave_public_lists(client, seller):
     maker = "Gone" + uuid.uuid4().hex[:6]
     listing = await create(client, seller, manufacturer=maker)
-    assert (await client.delete(f"/api/listings/{listing['id']}", headers=seller["headers"])).status_code == 204
+    assert (
+        await client.delete(f"/api/listings/{listing['id']}", headers=seller["headers"])
+    ).status_code == 204
     listed = await client.get(f"/api/listings?manufacturer={maker}")
     assert listed.json()["items"] == []
     assert (await client.get(f"/api/listings/{listing['id']}")).status_code == 404
