@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ def _routers() -> list:
     from app.admin.controllers import AdminController
     from app.listings.controllers import ListingController
     from app.realtime import realtime_handlers
+    from app.reservations.controllers import HoldController, ReservationController
+    from app.search.controllers import SavedSearchController, SearchController
     from app.system.controllers import SystemController
 
     return [
@@ -42,7 +45,24 @@ def _routers() -> list:
         ListingController,
         AdminController,
         *realtime_handlers(),
+        SearchController,
+        SavedSearchController,
+        HoldController,
+        ReservationController,
     ]
+
+
+async def close_pool(db, timeout_s: float = 5.0) -> None:
+    """Close the pool, but never hang a shutdown on a connection some task still holds."""
+    pool = db.pool
+    if pool is None:
+        return
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        log.warning("database pool did not close in %.0fs; terminating its connections", timeout_s)
+        pool.terminate()
+    db.pool = None
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -60,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await redis.aclose()
-            await db.close_connection_pool()
+            await close_pool(db)
 
     key = load_or_create_key(
         settings.jwt_private_key_pem, settings.data_dir, allow_generate=not settings.is_production

@@ -17,7 +17,7 @@ import pytest
 
 from app.cli.services import free_port
 
-EXAMPLES = int(os.environ.get("ATP_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ATP_FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture(scope="module")
