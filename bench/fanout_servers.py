@@ -38,8 +38,12 @@ def peer_app():
     from redis.asyncio import Redis
 
     backend = RedisChannelsPubSubBackend(redis=Redis.from_url(os.environ["REDIS_URL"]))
-    plugin = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=True,
-                            ws_handler_base_path="/ws")
+    plugin = ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,
+        create_ws_route_handlers=True,
+        ws_handler_base_path="/ws",
+    )
     return Litestar(plugins=[plugin])
 
 
@@ -80,8 +84,17 @@ def main() -> None:
     import uvicorn
 
     factory = {"ours": ours_app, "peer": peer_app}[name]
-    uvicorn.run(factory, factory=True, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                ws_per_message_deflate=False, ws_max_size=65536, backlog=4096)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws_per_message_deflate=False,
+        ws_max_size=65536,
+        backlog=4096,
+    )
 
 
 if __name__ == "__main__":

@@ -65,11 +65,25 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 class Connection:
     """Base: bookkeeping shared by both ways of writing."""
 
-    __slots__ = ("_on_lag", "_on_pending", "closed", "id", "lagging_since", "limits", "missed", "session", "socket",
-                 "subs")
+    __slots__ = (
+        "_on_lag",
+        "_on_pending",
+        "closed",
+        "id",
+        "lagging_since",
+        "limits",
+        "missed",
+        "session",
+        "socket",
+        "subs",
+    )
 
     def __init__(
-        self, socket: Any, limits: Limits, session: Session | None, on_lag: Callable,
+        self,
+        socket: Any,
+        limits: Limits,
+        session: Session | None,
+        on_lag: Callable,
         on_pending: Callable | None = None,
     ) -> None:
         self.id = next(_ids)
@@ -150,6 +164,10 @@ class Connection:
     def _abort(self) -> None:
         pass
 
+    def release(self) -> None:
+        """The socket is gone: drop what is still queued."""
+        self.closed = True
+
 
 class RawConnection(Connection):
     """Writes pre-framed bytes straight to uvicorn's transport (websockets sans-I/O protocol).
@@ -161,8 +179,15 @@ class RawConnection(Connection):
 
     __slots__ = ("_pending", "_proto", "_transport")
 
-    def __init__(self, socket: Any, proto: Any, limits: Limits, session: Session | None, on_lag: Callable,
-                 on_pending: Callable):
+    def __init__(
+        self,
+        socket: Any,
+        proto: Any,
+        limits: Limits,
+        session: Session | None,
+        on_lag: Callable,
+        on_pending: Callable,
+    ):
         super().__init__(socket, limits, session, on_lag, on_pending)
         self._proto = proto
         self._transport = proto.transport
@@ -209,6 +234,10 @@ class RawConnection(Connection):
         self._pending.clear()
         self._transport.abort()
 
+    def release(self) -> None:
+        super().release()
+        self._pending.clear()
+
 
 class QueuedConnection(Connection):
     """Portable fallback: a bounded queue drained through ASGI `send` by one task."""
@@ -247,6 +276,11 @@ class QueuedConnection(Connection):
     def _abort(self) -> None:
         self._task.cancel()
 
+    def release(self) -> None:
+        super().release()
+        self._queue.clear()
+        self._task.cancel()
+
 
 def find_sansio_protocol(send: Callable) -> Any | None:
     """uvicorn's websockets sans-I/O protocol behind an ASGI `send`, unwrapping middleware closures."""
@@ -282,7 +316,11 @@ def prepare_protocol(proto: Any, *, max_inbound: int) -> None:
 
 
 def open_connection(
-    socket: Any, proto: Any | None, limits: Limits, session: Session | None, on_lag: Callable,
+    socket: Any,
+    proto: Any | None,
+    limits: Limits,
+    session: Session | None,
+    on_lag: Callable,
     on_pending: Callable,
 ) -> Connection:
     """The fastest connection this server allows (`proto` from find_sansio_protocol, or None)."""

@@ -197,7 +197,7 @@ class Hub:
         return True
 
     def disconnect(self, conn: Connection) -> None:
-        conn.closed = True
+        conn.release()
         for name in list(conn.subs):
             self.unsubscribe(conn, name)
         self._lagging.discard(conn)

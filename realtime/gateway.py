@@ -33,7 +33,9 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
 async def realtime_socket(socket: WebSocket) -> None:
     """API.md "Realtime": anonymous for public channels, `?ticket=` for private ones."""
     rt: Realtime = socket.app.state.realtime
-    if not origin_allowed(socket.headers.get("origin"), socket.headers.get("host"), rt.config.allowed_origins):
+    if not origin_allowed(
+        socket.headers.get("origin"), socket.headers.get("host"), rt.config.allowed_origins
+    ):
         await socket.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
         return
     ticket = socket.query_params.get("ticket")
@@ -116,8 +118,13 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
         conn.send(protocol.error(protocol.ERR_BAD_REQUEST, "since must be >= 0", name))
         return
     if name not in conn.subs and len(conn.subs) >= rt.config.max_subscriptions:
-        conn.send(protocol.error(protocol.ERR_TOO_MANY_SUBSCRIPTIONS,
-                                 f"at most {rt.config.max_subscriptions} channels per connection", name))
+        conn.send(
+            protocol.error(
+                protocol.ERR_TOO_MANY_SUBSCRIPTIONS,
+                f"at most {rt.config.max_subscriptions} channels per connection",
+                name,
+            )
+        )
         return
     if not await channels.can_read(conn.session, name, verification_subject=rt.verification_subject):
         conn.send(protocol.error(protocol.ERR_FORBIDDEN, "you may not read this channel", name))

@@ -98,8 +98,17 @@ class LogWriter:
         pipe = self._redis.pipeline(transaction=False)
         size, ttl = self._history.size, self._history.ttl_s
         for e in events:
-            pipe.evalsha(self._sha, 1, log_key(e.channel), e.seq, e.event_id, e.frame, size, ttl,
-                         live_channel(e.channel))
+            pipe.evalsha(
+                self._sha,
+                1,
+                log_key(e.channel),
+                e.seq,
+                e.event_id,
+                e.frame,
+                size,
+                ttl,
+                live_channel(e.channel),
+            )
         return await pipe.execute(raise_on_error=False)
 
 

@@ -35,8 +35,16 @@ NOTIFY_CHANNEL = "atp_outbox"  # app.core.db.OUTBOX_NOTIFY_CHANNEL (a test keeps
 
 # Redis answers that mean "try again later", not "this event can never be published".
 # (Inside a script Redis wraps them: "ERR Error running script …: OOM command not allowed …".)
-_TRANSIENT_MARKERS = ("OOM ", "BUSY", "LOADING ", "READONLY ", "MASTERDOWN ", "TRYAGAIN ", "NOSCRIPT ",
-                      "CLUSTERDOWN ")
+_TRANSIENT_MARKERS = (
+    "OOM ",
+    "BUSY",
+    "LOADING ",
+    "READONLY ",
+    "MASTERDOWN ",
+    "TRYAGAIN ",
+    "NOSCRIPT ",
+    "CLUSTERDOWN ",
+)
 _MAX_POISON_TRIES = 5
 
 _SELECT_UNSEQUENCED = """
@@ -106,8 +114,14 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the relay must outlive any single failure
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff, exc_info=not isinstance(
-                    exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | RedisConnectionError))
+                log.warning(
+                    "outbox relay: %s; retrying in %.1fs",
+                    exc,
+                    backoff,
+                    exc_info=not isinstance(
+                        exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | RedisConnectionError
+                    ),
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
@@ -205,8 +219,13 @@ class Relay:
         if self._poison[row["position"]] < _MAX_POISON_TRIES:
             return False
         del self._poison[row["position"]]
-        log.error("outbox relay: skipping event %s on %s seq %s: %s", row["event_id"], row["channel"],
-                  row["seq"], error)
+        log.error(
+            "outbox relay: skipping event %s on %s seq %s: %s",
+            row["event_id"],
+            row["channel"],
+            row["seq"],
+            error,
+        )
         self._metrics.events_skipped.inc()
         return True
 
@@ -224,7 +243,11 @@ class _Transient(Exception):
 def _to_published(row: asyncpg.Record) -> Published:
     occurred_at: datetime = row["occurred_at"].astimezone(UTC)
     frame = protocol.event_frame(
-        channel=row["channel"], seq=row["seq"], event_id=row["event_id"], event_type=row["event_type"],
-        occurred_at=occurred_at, data=row["payload"].encode(),
+        channel=row["channel"],
+        seq=row["seq"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        occurred_at=occurred_at,
+        data=row["payload"].encode(),
     )
     return Published(channel=row["channel"], seq=row["seq"], event_id=str(row["event_id"]), frame=frame)

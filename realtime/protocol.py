@@ -122,7 +122,11 @@ def event_frame(
     """The exact bytes every subscriber of `channel` receives for this event."""
     return encode(
         EventFrame(
-            channel=channel, seq=seq, id=event_id, type=event_type, occurred_at=occurred_at,
+            channel=channel,
+            seq=seq,
+            id=event_id,
+            type=event_type,
+            occurred_at=occurred_at,
             data=msgspec.Raw(data),
         )
     )

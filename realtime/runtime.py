@@ -57,8 +57,12 @@ class Realtime:
         self.session_check = session_check
         self.verification_subject = verification_subject
         self.redis = Redis.from_url(
-            config.redis_url, socket_timeout=5, socket_connect_timeout=2, socket_keepalive=True,
-            health_check_interval=10, client_name=f"atp-realtime-{uuid.uuid4().hex[:8]}",
+            config.redis_url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            socket_keepalive=True,
+            health_check_interval=10,
+            client_name=f"atp-realtime-{uuid.uuid4().hex[:8]}",
         )
         self.writer = LogWriter(self.redis, config.history)
         self.slots = ConnectionSlots(self.redis, config.max_connections_per_user)

@@ -88,7 +88,9 @@ async def client(app):
             await stop.wait()
 
     lifespan_task = asyncio.create_task(run_lifespan())
-    await asyncio.wait([asyncio.ensure_future(started.wait()), lifespan_task], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [asyncio.ensure_future(started.wait()), lifespan_task], return_when=asyncio.FIRST_COMPLETED
+    )
     if lifespan_task.done():
         lifespan_task.result()
     transport = httpx.ASGITransport(app=app)

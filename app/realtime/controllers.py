@@ -6,6 +6,7 @@ import time
 
 from litestar import Controller, Request, post
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 
 from app.auth.principal import Principal
 from app.core.schema import Schema
@@ -24,7 +25,7 @@ class RealtimeController(Controller):
     tags = ["realtime"]
 
     @post("/ticket", status_code=201, cache_control=CacheControlHeader(no_store=True))
-    async def create_ticket(self, request: Request, principal: Principal) -> TicketRead:
+    async def create_ticket(self, request: Request, principal: NamedDependency[Principal]) -> TicketRead:
         """Connect to `/ws?ticket=<ticket>` within `expiresIn` seconds; the ticket works once."""
         rt: Realtime = request.app.state.realtime
         session = Session(

@@ -33,7 +33,7 @@ TEST_SERVER_ENV = {
     "ATP_RT_RELAY_LOCK_RETRY_S": "0.2",
     "ATP_RT_RELAY_POLL_S": "1",
     "ATP_RT_SESSION_CHECK_S": "1",
-    "ATP_RT_SEND_BUFFER_MAX": str(256 * 1024),
+    "ATP_RT_SEND_BUFFER_MAX": str(1024 * 1024),
     "ATP_RT_LAG_CLOSE_S": "1",
     "ATP_RT_SOCKET_SNDBUF": str(16 * 1024),
     "ATP_RT_MAX_CONNECTIONS_PER_USER": "3",
@@ -60,10 +60,27 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "tests.realtime.rtapp:create_rt_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--ws-max-size", "65536",
-                 "--ws-per-message-deflate", "false", "--log-level", "warning"],
-                cwd=ROOT, env=self._env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "tests.realtime.rtapp:create_rt_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--ws-max-size",
+                    "65536",
+                    "--ws-per-message-deflate",
+                    "false",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     async def wait_ready(self, within: float = 20) -> None:
@@ -136,8 +153,14 @@ class Tokens:
         self._signer = TokenSigner(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=900)
 
     def issue(self, user_id: uuid.UUID, roles: list[str] | None = None) -> str:
-        token, _ = self._signer.issue(user_id=user_id, email=f"{user_id.hex[:8]}@rt.test", roles=roles or ["buyer"],
-                                      permissions=[], verification_level=0, family_id=None)
+        token, _ = self._signer.issue(
+            user_id=user_id,
+            email=f"{user_id.hex[:8]}@rt.test",
+            roles=roles or ["buyer"],
+            permissions=[],
+            verification_level=0,
+            family_id=None,
+        )
         return token
 
     def jti(self, token: str) -> str:
@@ -146,8 +169,9 @@ class Tokens:
 
 async def ticket_for(server: Server, token: str) -> str:
     async with httpx.AsyncClient() as client:
-        response = await client.post(server.http + "/api/realtime/ticket",
-                                     headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        response = await client.post(
+            server.http + "/api/realtime/ticket", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
     assert response.status_code == 201, response.text
     body = response.json()
     assert 0 < body["expiresIn"] <= 60
@@ -161,6 +185,7 @@ class Client:
         self.ws = ws
         self.frames: asyncio.Queue[dict] = asyncio.Queue()
         self.received: list[dict] = []
+        self.arrived_at: dict[int, float] = {}  # id(frame) -> when it was read off the socket
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -172,6 +197,7 @@ class Client:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for message in self.ws:
                 frame = json.loads(message)
+                self.arrived_at[id(frame)] = time.time()
                 self.received.append(frame)
                 self.frames.put_nowait(frame)
 
@@ -239,9 +265,16 @@ async def emit_price_changes(listing_id: uuid.UUID, count: int, *, per_transacti
         async with UnitOfWork() as uow:
             for _ in range(min(per_transaction, count - version)):
                 version += 1
-                uow.emit(ListingPriceChanged(listing_id=listing_id, version=version, old_price=str(version),
-                                             new_price=str(version + 1), currency="USD"),
-                         channels.listing_channels(listing_id))
+                uow.emit(
+                    ListingPriceChanged(
+                        listing_id=listing_id,
+                        version=version,
+                        old_price=str(version),
+                        new_price=str(version + 1),
+                        currency="USD",
+                    ),
+                    channels.listing_channels(listing_id),
+                )
 
 
 def assert_in_order(frames: list[dict], channel: str, first: int, last: int) -> None:

@@ -32,13 +32,16 @@ def create_rt_app() -> Litestar:
             await app.state.redis.aclose()
 
     key = load_or_create_key("", settings.data_dir, allow_generate=True)
-    signer = TokenSigner(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                         ttl_s=settings.access_token_ttl_s)
+    signer = TokenSigner(
+        key, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.access_token_ttl_s
+    )
     app = Litestar(
         route_handlers=realtime_handlers(),
         lifespan=[base, realtime_lifespan],
-        dependencies={"principal": Provide(provide_principal),
-                      "maybe_principal": Provide(provide_optional_principal)},
+        dependencies={
+            "principal": Provide(provide_principal),
+            "maybe_principal": Provide(provide_optional_principal),
+        },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.settings = settings

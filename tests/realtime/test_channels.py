@@ -29,8 +29,19 @@ def test_parse_accepts_only_channels_we_serve():
     some = uuid.uuid4()
     assert channels.parse(f"listing:{some}") == channels.ChannelName("listing", some)
     assert channels.parse("listings") == channels.ChannelName("listings")
-    for bad in ("", "listing", "listing:", "listing:42", f"listing:{str(some).upper()}", f"user:{some}:x",
-                f"orders:{some}", "admin:x", "Listings", "x" * 500, f" listing:{some}"):
+    for bad in (
+        "",
+        "listing",
+        "listing:",
+        "listing:42",
+        f"listing:{str(some).upper()}",
+        f"user:{some}:x",
+        f"orders:{some}",
+        "admin:x",
+        "Listings",
+        "x" * 500,
+        f" listing:{some}",
+    ):
         assert channels.parse(bad) is None, bad
 
 
@@ -51,7 +62,9 @@ async def test_can_read_denies_by_default():
     assert not await channels.can_read(reader, channels.admin())
     assert not await channels.can_read(reader, channels.verification(case))  # no lookup: admins only
     assert await channels.can_read(reader, channels.verification(case), verification_subject=subject)
-    assert not await channels.can_read(reader, channels.verification(uuid.uuid4()), verification_subject=subject)
+    assert not await channels.can_read(
+        reader, channels.verification(uuid.uuid4()), verification_subject=subject
+    )
     for channel in (channels.admin(), channels.user(me), channels.verification(case)):
         assert await channels.can_read(admin, channel)
     assert not await channels.can_read(admin, "nonsense")

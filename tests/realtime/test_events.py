@@ -14,10 +14,22 @@ from app.events import ANY_EVENT, EVENT_TYPES, Event
 from realtime import protocol
 
 API_TYPES = {
-    "listing.created", "listing.updated", "listing.status_changed", "listing.price_changed", "hold.placed",
-    "hold.released", "hold.expired", "hold.contended", "waitlist.promoted", "reservation.created",
-    "reservation.conflict", "reservation.expired", "verification.progress", "verification.status_changed",
-    "message.created", "notification.created",
+    "listing.created",
+    "listing.updated",
+    "listing.status_changed",
+    "listing.price_changed",
+    "hold.placed",
+    "hold.released",
+    "hold.expired",
+    "hold.contended",
+    "waitlist.promoted",
+    "reservation.created",
+    "reservation.conflict",
+    "reservation.expired",
+    "verification.progress",
+    "verification.status_changed",
+    "message.created",
+    "notification.created",
 }
 
 
@@ -54,8 +66,16 @@ def test_event_round_trips_through_the_outbox_payload_and_the_frame(event_type):
     data = msgspec.to_builtins(event)
     assert data.pop("type") == event_type
     payload = msgspec.json.encode(data)
-    frame = json.loads(protocol.event_frame(channel="listings", seq=1, event_id=uuid.uuid4(),
-                                            event_type=event_type, occurred_at=datetime.now(UTC), data=payload))
+    frame = json.loads(
+        protocol.event_frame(
+            channel="listings",
+            seq=1,
+            event_id=uuid.uuid4(),
+            event_type=event_type,
+            occurred_at=datetime.now(UTC),
+            data=payload,
+        )
+    )
     assert frame["type"] == event_type
     assert all(key == key[:1].lower() + key[1:] and "_" not in key for key in frame["data"])
     # A client rebuilds exactly the event from `type` + `data`.

@@ -38,7 +38,7 @@ class MemoryConnection(Connection):
         self.closed, self.closed_with = True, code
 
     def frames(self) -> list[dict]:
-        return [json.loads(wire[wire.index(b"{"):]) for wire in self.wires]
+        return [json.loads(wire[wire.index(b"{") :]) for wire in self.wires]
 
     def seqs(self, channel: str) -> list[int]:
         return [f["seq"] for f in self.frames() if f["op"] == "event" and f["channel"] == channel]
@@ -64,8 +64,14 @@ async def hub(redis):
 
 
 def event(channel: str, seq: int) -> Published:
-    frame = protocol.event_frame(channel=channel, seq=seq, event_id=uuid.uuid4(), event_type="listing.updated",
-                                 occurred_at=datetime.now(UTC), data=b'{"n": %d}' % seq)
+    frame = protocol.event_frame(
+        channel=channel,
+        seq=seq,
+        event_id=uuid.uuid4(),
+        event_type="listing.updated",
+        occurred_at=datetime.now(UTC),
+        data=b'{"n": %d}' % seq,
+    )
     return Published(channel=channel, seq=seq, event_id=str(uuid.uuid4()), frame=frame)
 
 
@@ -122,7 +128,11 @@ async def test_frames_missing_from_the_log_too_give_reset_then_live(hub, redis):
 async def test_slow_consumer_is_skipped_then_reset_or_closed(hub, redis):
     channel = channels.listing(uuid.uuid4())
     limits = Limits(send_buffer_max=1000, lag_close_s=0.3)
-    slow, fast, stuck = MemoryConnection(hub, limits), MemoryConnection(hub, limits), MemoryConnection(hub, limits)
+    slow, fast, stuck = (
+        MemoryConnection(hub, limits),
+        MemoryConnection(hub, limits),
+        MemoryConnection(hub, limits),
+    )
     for conn in (slow, fast, stuck):
         await hub.subscribe(conn, channel, None)
     writer = LogWriter(redis, History())
@@ -166,7 +176,9 @@ async def test_absent_log_falls_back_to_the_relay_counter(redis):
         channel = channels.listing(uuid.uuid4())
         conn = MemoryConnection(hub)
         await hub.subscribe(conn, channel, 40)
-        assert conn.frames() == [{"op": "subscribed", "channel": channel, "seq": 42},
-                                 {"op": "reset", "channel": channel, "reason": "history_gap", "seq": 42}]
+        assert conn.frames() == [
+            {"op": "subscribed", "channel": channel, "seq": 42},
+            {"op": "reset", "channel": channel, "reason": "history_gap", "seq": 42},
+        ]
     finally:
         await hub.stop()

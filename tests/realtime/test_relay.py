@@ -35,8 +35,12 @@ def make_relay(redis):
     key = random.randint(1_000_000, 2**31)
 
     def make(**config) -> Relay:
-        return Relay(os.environ["DATABASE_URL"], LogWriter(redis, History()), Metrics(),
-                     RelayConfig(lock_key=key, **config))
+        return Relay(
+            os.environ["DATABASE_URL"],
+            LogWriter(redis, History()),
+            Metrics(),
+            RelayConfig(lock_key=key, **config),
+        )
 
     return make
 
@@ -46,15 +50,27 @@ async def emit(channel: str, count: int, per_transaction: int = 1) -> list[uuid.
     while len(ids) < count:
         async with UnitOfWork() as uow:
             for _ in range(min(per_transaction, count - len(ids))):
-                ids.append(uow.emit(ListingPriceChanged(listing_id=uuid.uuid4(), version=len(ids) + 1,
-                                                        old_price="1", new_price="2", currency="USD"), [channel]))
+                ids.append(
+                    uow.emit(
+                        ListingPriceChanged(
+                            listing_id=uuid.uuid4(),
+                            version=len(ids) + 1,
+                            old_price="1",
+                            new_price="2",
+                            currency="USD",
+                        ),
+                        [channel],
+                    )
+                )
     return ids
 
 
 async def logged(redis: Redis, channel: str) -> list[tuple[int, str]]:
     """(seq, event id) of every entry in the channel's log."""
-    return [(int(entry_id.split(b"-")[0]), fields[b"e"].decode())
-            for entry_id, fields in await redis.xrange(log_key(channel))]
+    return [
+        (int(entry_id.split(b"-")[0]), fields[b"e"].decode())
+        for entry_id, fields in await redis.xrange(log_key(channel))
+    ]
 
 
 async def drain(relay: Relay, conn: asyncpg.Connection) -> None:
@@ -81,8 +97,10 @@ async def test_seqs_follow_commit_order_per_channel_without_gaps(make_relay, red
     await asyncio.gather(*(emit(ch, 15, per_transaction=3) for ch in (a, b, a, b)))  # concurrent transactions
     await drain(make_relay(batch=7), conn)  # several batches
     for channel in (a, b):
-        rows = await conn.fetch("SELECT event_id, seq, published_at FROM outbox_events WHERE channel = $1 "
-                                "ORDER BY position", channel)
+        rows = await conn.fetch(
+            "SELECT event_id, seq, published_at FROM outbox_events WHERE channel = $1 ORDER BY position",
+            channel,
+        )
         assert [r["seq"] for r in rows] == list(range(1, 31))
         assert all(r["published_at"] is not None for r in rows)
         assert await logged(redis, channel) == [(r["seq"], str(r["event_id"])) for r in rows]
@@ -107,7 +125,8 @@ async def test_crash_after_partial_publish_is_repaired_once_in_order(make_relay,
     try:
         await drain(successor, successor_conn)
         published = await successor_conn.fetchval(
-            "SELECT count(*) FROM outbox_events WHERE channel = $1 AND published_at IS NOT NULL", channel)
+            "SELECT count(*) FROM outbox_events WHERE channel = $1 AND published_at IS NOT NULL", channel
+        )
     finally:
         await successor_conn.close()
     assert published == 6
@@ -160,8 +179,10 @@ async def test_an_event_redis_refuses_is_skipped_and_later_events_flow(make_rela
                 await relay.relay_once(conn)
         assert [seq for seq, _ in await logged(redis, healthy)] == [1]  # not held up by the other channel
         await relay.relay_once(conn)  # fifth refusal: skipped, so its subscribers see a gap and get reset
-        unpublished = await conn.fetchval("SELECT count(*) FROM outbox_events WHERE channel = ANY($1) AND "
-                                          "published_at IS NULL", [poisoned, healthy])
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM outbox_events WHERE channel = ANY($1) AND published_at IS NULL",
+            [poisoned, healthy],
+        )
         assert unpublished == 0
         assert relay._metrics.events_skipped._value.get() == 1
     finally:

@@ -3,36 +3,74 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 
-async def test_create_app_wires_ticket_socket_and_metrics(client, accounts):
-    paths = {route.path for route in client.app.routes}
-    assert {"/ws", "/api/realtime/ticket", "/metrics"} <= paths
+class AsgiWebSocket:
+    """Drives the ASGI app directly: no uvicorn transport, so the gateway uses its queued writer."""
+
+    def __init__(self, app, path: str, query: str = "") -> None:
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 50000),
+            "root_path": "",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(b"host", b"testserver")],
+            "subprotocols": [],
+            "state": {},
+            "extensions": {},
+        }
+        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
+
+    async def open(self) -> dict:
+        await self.inbox.put({"type": "websocket.connect"})
+        return await asyncio.wait_for(self.outbox.get(), 5)
+
+    async def ask(self, op: dict) -> dict:
+        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(op)})
+        message = await asyncio.wait_for(self.outbox.get(), 5)
+        assert message["type"] == "websocket.send", message
+        return json.loads(message["text"])
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 5)
+
+
+async def test_create_app_wires_ticket_socket_and_metrics(app, client, accounts):
+    assert {"/ws", "/api/realtime/ticket", "/metrics"} <= {route.path for route in app.routes}
     user = await accounts.create("buyer")
     assert (await client.post("/api/realtime/ticket")).status_code == 401
     response = await client.post("/api/realtime/ticket", headers=user["headers"])
     assert response.status_code == 201, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"ticket", "expiresIn"} and body["expiresIn"] <= 60
+    assert set(body) == {"ticket", "expiresIn"} and 0 < body["expiresIn"] <= 60
 
-    def talk() -> list[dict]:
-        # The test client has no uvicorn transport: this exercises the queued (ASGI send) writer.
-        with client.websocket_connect(f"/ws?ticket={body['ticket']}") as ws:
-            answers = []
-            for op in ({"op": "subscribe", "channel": f"user:{user['id']}"},
-                       {"op": "subscribe", "channel": "admin"}, {"op": "ping"}):
-                ws.send_json(op)
-                answers.append(ws.receive_json())
-            return answers
+    ws = AsgiWebSocket(app, "/ws", f"ticket={body['ticket']}")
+    assert (await ws.open())["type"] == "websocket.accept"
+    assert await ws.ask({"op": "subscribe", "channel": f"user:{user['id']}"}) == {
+        "op": "subscribed",
+        "channel": f"user:{user['id']}",
+        "seq": 0,
+    }
+    answer = await ws.ask({"op": "subscribe", "channel": "admin"})
+    assert (answer["op"], answer["code"]) == ("error", "forbidden")
+    assert await ws.ask({"op": "ping"}) == {"op": "pong"}
+    await ws.close()
 
-    session = await client.websocket_connect(f"/ws?ticket={body['ticket']}")
-    session.close()  # (the first use spends the ticket)
-    response = await client.post("/api/realtime/ticket", headers=user["headers"])
-    body = response.json()
-    answers = await asyncio.to_thread(talk)
-    assert answers[0] == {"op": "subscribed", "channel": f"user:{user['id']}", "seq": 0}
-    assert (answers[1]["op"], answers[1]["code"]) == ("error", "forbidden")
-    assert answers[2] == {"op": "pong"}
+    reused = AsgiWebSocket(app, "/ws", f"ticket={body['ticket']}")
+    assert (await reused.open())["type"] == "websocket.accept"
+    assert (await asyncio.wait_for(reused.outbox.get(), 5))["code"] == 4401
+    await reused.close()
+
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200 and "atp_realtime_connections" in metrics.text
