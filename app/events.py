@@ -76,6 +76,7 @@ class HoldContended(Event, tag="hold.contended"):
 class WaitlistPromoted(Event, tag="waitlist.promoted"):
     listing_id: uuid.UUID
     offer_expires_at: datetime
+    hold_id: uuid.UUID | None = None
 
 
 class ReservationCreated(Event, tag="reservation.created"):

@@ -29,6 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     ws_allowed_origins: tuple[str, ...] = ()
     db_pool_max: int = 10
+    waitlist_offer_s: int = 900
 
     @property
     def is_production(self) -> bool:
@@ -59,6 +60,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         cors_origins=_csv(env.get("ATP_CORS_ORIGINS", "")),
         ws_allowed_origins=_csv(env.get("ATP_WS_ALLOWED_ORIGINS", "")),
         db_pool_max=int(env.get("ATP_DB_POOL_MAX", "10")),
+        waitlist_offer_s=int(env.get("ATP_WAITLIST_OFFER_S", "900")),
     )
 
 

@@ -9,7 +9,7 @@ import msgspec
 from arq import cron
 from arq.connections import RedisSettings
 
-from workers import maintenance
+from workers import maintenance, reservations, search
 
 
 def _serialize(value: dict[str, Any]) -> bytes:
@@ -37,9 +37,27 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [maintenance.prune_expired_credentials]
+    functions = [
+        maintenance.prune_expired_credentials,
+        reservations.expire_hold,
+        reservations.expire_reservation,
+        reservations.sweep_expired,
+        search.index_listing_events,
+        search.evaluate_saved_searches,
+    ]
     cron_jobs = [
-        cron(maintenance.prune_expired_credentials, minute={7, 37}, unique=True, run_at_startup=True)
+        cron(maintenance.prune_expired_credentials, minute={7, 37}, unique=True, run_at_startup=True),
+        # Every 2 s: holds end within 5 s of expiresAt even when their own job was lost.
+        cron(
+            reservations.sweep_expired,
+            second=set(range(0, 60, 2)),
+            unique=True,
+            run_at_startup=True,
+            timeout=30,
+        ),
+        # Every 5 s: listing events reach the Meilisearch index and saved-search alerts.
+        cron(search.index_listing_events, second=set(range(1, 60, 5)), unique=True, timeout=60),
+        cron(search.evaluate_saved_searches, second=set(range(3, 60, 5)), unique=True, timeout=60),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -154,6 +154,14 @@ def _supervise(children: list[subprocess.Popen]) -> None:
     print("ATP stopped", flush=True)
 
 
+def _cmd_search_reindex(args: argparse.Namespace) -> None:
+    from app.search.service import reindex
+
+    with platform_services():
+        asyncio.run(migrate())
+        print(asyncio.run(reindex(os.environ["DATABASE_URL"])))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--type", required=True, choices=["buyer", "seller", "broker", "admin"])
     create.add_argument("--level", type=int, default=0, choices=[0, 1, 2, 3])
     create.set_defaults(func=_cmd_user_create)
+
+    search = sub.add_parser("search", help="search index maintenance")
+    search_sub = search.add_subparsers(dest="search_command", required=True)
+    reindex = search_sub.add_parser("reindex", help="rebuild the search index without downtime")
+    reindex.set_defaults(func=_cmd_search_reindex)
     return parser
 
 

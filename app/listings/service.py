@@ -17,7 +17,7 @@ from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed
 from app.core.pagination import Page, decode_cursor, encode_cursor
 from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged, ListingUpdated
-from app.listings.schemas import ListingCreate, ListingRead, ListingUpdate, listing_read
+from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
 from app.listings.state import PUBLIC, Actor, Status, TransitionError, check_transition
 from realtime import channels
 
@@ -115,7 +115,42 @@ async def get_listing(listing_id: uuid.UUID, viewer: Principal | None = None) ->
     row = await db.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id)
     if row is None or not _visible(row, viewer):
         raise NotFound("listing not found")
-    return listing_read(row)
+    holds = await _active_holds([row["id"]])
+    return listing_read(row, holds.get(row["id"]))
+
+
+# A hold past its expiresAt is over even before the sweep has marked it: never shown as active.
+_ACTIVE_HOLDS = """SELECT id, listing, expires_at FROM listing_holds
+                   WHERE listing = ANY($1::uuid[]) AND status = 'active' AND expires_at > now()"""
+
+
+async def _active_holds(listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, HoldSummary]:
+    if not listing_ids:
+        return {}
+    rows = await db.fetch(_ACTIVE_HOLDS, listing_ids)
+    return {r["listing"]: HoldSummary(hold_id=r["id"], expires_at=r["expires_at"]) for r in rows}
+
+
+async def set_status_by_system(
+    uow: UnitOfWork,
+    listing_id: uuid.UUID,
+    *,
+    source: Status,
+    target: Status,
+    hold: HoldSummary | None = None,
+):
+    """Move a listing from `source` to `target` as the system (holds); None when it is not in `source`.
+
+    Bumps the version and emits the usual listing events in `uow`, like an owner's change would;
+    `hold` is the hold the listing's snapshot in those events shows.
+    """
+    row = await uow.conn.fetchrow("SELECT * FROM listings WHERE id = $1 FOR UPDATE", listing_id)
+    if row is None or row["status"] != source:
+        return None
+    check_transition(source, target, Actor.SYSTEM)
+    updated = await _write_changes(uow.conn, listing_id, {"status": target.value})
+    _emit_changes(uow, row, updated, listing_read(updated, hold), ["status"], None)
+    return updated
 
 
 def _visible(row, viewer: Principal | None) -> bool:
@@ -331,4 +366,5 @@ async def list_listings(
         next_cursor = encode_cursor(
             [last.isoformat() if isinstance(last, datetime) else str(last), str(rows[-1]["id"])]
         )
-    return Page(items=[listing_read(r) for r in rows], next_cursor=next_cursor)
+    holds = await _active_holds([r["id"] for r in rows if r["status"] == Status.ON_HOLD])
+    return Page(items=[listing_read(r, holds.get(r["id"])) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Reservations: listing holds, the waitlist and broker customer reservations (API.md "Reservations")."""

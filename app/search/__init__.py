@@ -1,0 +1,1 @@
+"""Search: PostgreSQL full-text + trigram by default, Meilisearch when configured, saved searches."""

@@ -1,0 +1,1 @@
+"""Search backends: PostgreSQL (default) and Meilisearch (when MEILI_URL is set)."""

@@ -1,0 +1,51 @@
+"""Listing events read from the outbox in order, for consumers that keep their own position."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from realtime import channels
+
+LISTING_EVENTS = ("listing.created", "listing.updated", "listing.status_changed", "listing.price_changed")
+
+
+async def read_position(conn, name: str) -> int:
+    """The consumer's position, locked until the transaction ends so two workers never overlap."""
+    await conn.execute(
+        "INSERT INTO search_cursors (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", name
+    )
+    return await conn.fetchval("SELECT position FROM search_cursors WHERE name = $1 FOR UPDATE", name)
+
+
+async def save_position(conn, name: str, position: int) -> None:
+    await conn.execute(
+        "UPDATE search_cursors SET position = $2, updated_at = now() WHERE name = $1", name, position
+    )
+
+
+async def changed_listings(
+    conn, after: int, *, limit: int = 500, settle_s: float = 2.0
+) -> tuple[list[Any], int]:
+    """Listing rows changed by events after `after`, and the position read up to.
+
+    Rows younger than `settle_s` wait for the next run: a transaction that took a lower position
+    may still be committing, and skipping past it would lose its event.
+    """
+    events = await conn.fetch(
+        """SELECT position, payload ->> 'listingId' AS listing_id FROM outbox_events
+           WHERE channel = $1 AND position > $2 AND event_type = ANY($3::text[])
+             AND occurred_at <= now() - make_interval(secs => $4)
+           ORDER BY position LIMIT $5""",
+        channels.listings_feed(),
+        after,
+        list(LISTING_EVENTS),
+        settle_s,
+        limit,
+    )
+    if not events:
+        return [], after
+    ids = list(dict.fromkeys(uuid.UUID(e["listing_id"]) for e in events if e["listing_id"]))
+    # The current row, not the event's snapshot: whatever order events arrive in, the newest wins.
+    rows = await conn.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
+    return list(rows), events[-1]["position"]

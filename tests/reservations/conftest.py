@@ -1,0 +1,128 @@
+"""Fixtures for reservations: many users fast (one shared password hash, tokens signed directly).
+
+No app imports at module level: this conftest loads before the root one has started PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import uuid
+
+import pytest
+
+
+def tail() -> str:
+    return "N" + "".join(random.choices(string.digits, k=4)) + random.choice("ABCDEFGHJK")
+
+
+def listing_body() -> dict:
+    return {
+        "manufacturer": "Piper",
+        "model": "PA-28 Archer",
+        "yearManufactured": 2008,
+        "tailNumber": tail(),
+        "hoursTotal": 3100,
+        "price": "219000.00",
+        "currency": "USD",
+        "locationCountry": "US",
+        "locationCity": "Vero Beach",
+    }
+
+
+class People:
+    """Users inserted straight into the database with a token signed by the app (no login round-trips)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._hash: str | None = None
+
+    async def create(self, user_type: str = "buyer", level: int = 2) -> dict:
+        return (await self.many(1, user_type, level))[0]
+
+    async def many(self, count: int, user_type: str = "buyer", level: int = 2) -> list[dict]:
+        from app.accounts.service import create_user
+        from app.auth.passwords import hash_password
+        from app.auth.rbac import roles_and_permissions
+        from app.core.db import UnitOfWork
+
+        if self._hash is None:
+            self._hash = await hash_password("correct-horse-battery")
+        people = []
+        async with UnitOfWork() as uow:
+            for _ in range(count):
+                email = f"{user_type}-{uuid.uuid4().hex[:12]}@test.atp"
+                row = await create_user(
+                    uow.conn,
+                    email=email,
+                    password="x",
+                    user_type=user_type,
+                    verification_level=level,
+                    password_hash=self._hash,
+                )
+                roles, permissions = await roles_and_permissions(uow.conn, row["id"])
+                token, _ = self.app.state.signer.issue(
+                    user_id=row["id"],
+                    email=email,
+                    roles=roles,
+                    permissions=permissions,
+                    verification_level=level,
+                    family_id=None,
+                )
+                people.append({"id": str(row["id"]), "headers": {"Authorization": f"Bearer {token}"}})
+        return people
+
+
+@pytest.fixture(scope="session")
+async def people(app, client) -> People:
+    return People(app)
+
+
+@pytest.fixture(scope="session")
+async def seller(people):
+    return await people.create("seller", level=1)
+
+
+@pytest.fixture(scope="session")
+async def admin(people):
+    return await people.create("admin", level=3)
+
+
+@pytest.fixture
+async def listing(client, seller) -> dict:
+    response = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+async def gather(*aws):
+    return await asyncio.gather(*aws)
+
+
+async def active_holds(listing_id: str) -> list:
+    from app.core import db
+
+    return await db.fetch(
+        "SELECT * FROM listing_holds WHERE listing = $1 AND status = 'active'", uuid.UUID(listing_id)
+    )
+
+
+async def backdate_hold(hold_id: str, seconds: int = 1) -> None:
+    """Make a hold due now (expires_at in the past) without waiting for real time."""
+    from app.core import db
+
+    await db.fetch(
+        """UPDATE listing_holds SET placed_at = now() - interval '1 hour',
+               expires_at = now() - make_interval(secs => $2) WHERE id = $1""",
+        uuid.UUID(hold_id),
+        seconds,
+    )

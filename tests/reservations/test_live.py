@@ -1,0 +1,107 @@
+"""A WebSocket client on `listing:<id>` sees every hold placed, released and expired, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from app.core import db
+from app.reservations import service
+from tests.reservations.conftest import backdate_hold
+
+
+class AsgiWebSocket:
+    """Drives the ASGI app's /ws directly (anonymous: `listing:<id>` is public)."""
+
+    def __init__(self, app, path: str) -> None:
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 50001),
+            "root_path": "",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"testserver")],
+            "subprotocols": [],
+            "state": {},
+            "extensions": {},
+        }
+        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
+
+    async def open(self) -> dict:
+        await self.inbox.put({"type": "websocket.connect"})
+        return await asyncio.wait_for(self.outbox.get(), 5)
+
+    async def send(self, op: dict) -> None:
+        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(op)})
+
+    async def receive(self) -> dict:
+        message = await asyncio.wait_for(self.outbox.get(), 10)
+        assert message["type"] == "websocket.send", message
+        return json.loads(message["text"])
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 5)
+
+
+async def relay_caught_up(limit_s: float = 120) -> None:
+    """Earlier contention tests leave thousands of events for the relay; let it drain them first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while await db.fetchrow("SELECT 1 FROM outbox_events WHERE published_at IS NULL LIMIT 1"):
+        assert loop.time() < deadline, "the outbox relay did not catch up"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def relay(app, client):
+    """The in-process app's relay: tests/realtime switches it off for the session (ATP_RT_RELAY=0)."""
+    realtime = app.state.realtime
+    if realtime.config.run_relay:
+        yield
+        return
+    realtime.relay.start()
+    try:
+        yield
+    finally:
+        await realtime.relay.stop()
+
+
+async def test_listing_subscriber_sees_placed_released_expired_in_order(app, client, people, listing, relay):
+    await relay_caught_up()
+    channel = f"listing:{listing['id']}"
+    ws = AsgiWebSocket(app, "/ws")
+    assert (await ws.open())["type"] == "websocket.accept"
+    await ws.send({"op": "subscribe", "channel": channel})
+    assert (await ws.receive())["op"] == "subscribed"
+
+    buyer = await people.create()
+    url = f"/api/listings/{listing['id']}/holds"
+    first = (await client.post(url, json={}, headers=buyer["headers"])).json()
+    await client.delete(f"/api/holds/{first['id']}", headers=buyer["headers"])
+    second = (await client.post(url, json={}, headers=buyer["headers"])).json()
+    await backdate_hold(second["id"])
+    await service.expire_hold(uuid.UUID(second["id"]))
+
+    wanted = [("hold.placed", first["id"]), ("hold.released", first["id"])]
+    wanted += [("hold.placed", second["id"]), ("hold.expired", second["id"])]
+    seen, seqs = [], []
+    while len(seen) < len(wanted):
+        frame = await ws.receive()
+        assert frame["op"] == "event", frame
+        seqs.append(frame["seq"])
+        if frame["type"].startswith("hold."):
+            seen.append((frame["type"], frame["data"]["holdId"]))
+    assert seen == wanted
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, no duplicate
+    await ws.close()

@@ -1,0 +1,111 @@
+"""Expiry through a real arq worker process: a due hold ends within 5 s of its expiresAt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app.core import db
+from tests.reservations.conftest import active_holds
+
+ARQ = Path(sys.executable).parent / "arq"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    log = tmp_path / "arq.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "PICCOLO_CONF": os.environ.get("PICCOLO_CONF", "db.piccolo_conf"),
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(ARQ), "workers.main.WorkerSettings"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def test_worker_expires_hold_within_5_seconds_and_frees_the_listing(client, people, listing, worker):
+    proc, log = worker
+    buyer = await people.create()
+    response = await client.post(f"/api/listings/{listing['id']}/holds", json={}, headers=buyer["headers"])
+    assert response.status_code == 201, response.text
+    hold_id = uuid.UUID(response.json()["id"])
+    # Due in 3 s: the worker has to notice by itself (its cron sweep), nobody reads the listing meanwhile.
+    await db.fetch(
+        "UPDATE listing_holds SET placed_at = now() - interval '1 hour', expires_at = now() + interval '3 seconds'"
+        " WHERE id = $1",
+        hold_id,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = await db.fetchrow(
+            "SELECT status, expires_at, ended_at FROM listing_holds WHERE id = $1", hold_id
+        )
+        if row["status"] != "active":
+            break
+        assert proc.poll() is None, log.read_text()[-3000:]
+        await asyncio.sleep(0.2)
+    assert row["status"] == "expired", log.read_text()[-3000:]
+    lag = (row["ended_at"] - row["expires_at"]).total_seconds()
+    assert 0 <= lag < 5, lag
+    assert await active_holds(listing["id"]) == []
+    status = await db.fetchrow("SELECT status FROM listings WHERE id = $1", uuid.UUID(listing["id"]))
+    assert status["status"] == "active"
+
+
+async def test_worker_killed_mid_expiry_leaves_holds_and_listings_consistent(client, people, seller, worker):
+    from tests.reservations.conftest import listing_body
+
+    proc, log = worker
+    buyers = await people.many(30)
+    holds = []
+    for buyer in buyers:
+        listing = (await client.post("/api/listings", json=listing_body(), headers=seller["headers"])).json()
+        response = await client.post(
+            f"/api/listings/{listing['id']}/holds", json={}, headers=buyer["headers"]
+        )
+        holds.append(uuid.UUID(response.json()["id"]))
+    await db.fetch(
+        "UPDATE listing_holds SET placed_at = now() - interval '1 hour', expires_at = now() WHERE id = ANY($1)",
+        holds,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if await db.fetchrow("SELECT 1 FROM listing_holds WHERE id = ANY($1) AND status = 'expired'", holds):
+            break
+        await asyncio.sleep(0.01)
+    proc.kill()  # SIGKILL: no chance to finish or clean up
+    proc.wait()
+    rows = await db.fetch(
+        """SELECT h.id, h.status, l.status AS listing_status,
+                  (SELECT count(*) FROM outbox_events o WHERE o.event_type = 'hold.expired'
+                     AND o.channel = 'listing:' || h.listing::text AND o.payload->>'holdId' = h.id::text) AS events
+           FROM listing_holds h JOIN listings l ON l.id = h.listing WHERE h.id = ANY($1)""",
+        holds,
+    )
+    for row in rows:
+        if row["status"] == "expired":
+            assert (row["listing_status"], row["events"]) == ("active", 1), dict(row)
+        else:
+            assert (row["status"], row["listing_status"], row["events"]) == ("active", "on_hold", 0), dict(
+                row
+            )
+    assert any(row["status"] == "expired" for row in rows), log.read_text()[-3000:]
