@@ -36,7 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.cli import services  # noqa: E402
-from bench.holds import LISTING, PGBENCH_SQL, make_users, pgbench_binary, start_server, wait_ready  # noqa: E402
+from bench.holds import (  # noqa: E402
+    LISTING,
+    PGBENCH_SQL,
+    bench_env,
+    make_users,
+    pgbench_binary,
+    start_server,
+    wait_ready,
+)
 
 DOUBLES_SQL = (
     "SELECT count(*) FROM (SELECT listing FROM listing_holds WHERE status = 'active'"
@@ -145,16 +153,7 @@ def main() -> None:
 
 
 async def run(args: argparse.Namespace, started, workdir: Path) -> bool:
-    data_dir = workdir / "data"
-    env = {
-        **os.environ,
-        "DATABASE_URL": started.database_url,
-        "REDIS_URL": started.redis_url,
-        "PICCOLO_CONF": "db.piccolo_conf",
-        "ATP_DATA_DIR": str(data_dir),
-        "ATP_ENV": "bench",
-    }
-    os.environ.update(env)
+    data_dir, env = bench_env(started, workdir)
     proc = None
     try:
         from app.cli import migrate

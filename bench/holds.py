@@ -183,7 +183,8 @@ def main() -> None:
         started.stop()
 
 
-async def run(args: argparse.Namespace, started, workdir: Path) -> None:
+def bench_env(started, workdir: Path) -> tuple[Path, dict[str, str]]:
+    """Point this process (and the servers it starts) at the embedded services; return data dir and env."""
     data_dir = workdir / "data"
     env = {
         **os.environ,
@@ -194,6 +195,11 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
         "ATP_ENV": "bench",
     }
     os.environ.update(env)
+    return data_dir, env
+
+
+async def run(args: argparse.Namespace, started, workdir: Path) -> None:
+    data_dir, env = bench_env(started, workdir)
     proc = None
     try:
         from app.cli import migrate

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -20,16 +19,6 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import Page, decode_cursor, encode_cursor
 
 
-def _cursor_after(cursor: str | None) -> tuple[Any, Any] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        return values[0], values[1]
-    except (TypeError, ValueError):
-        raise ValidationFailed("cursor is not valid") from None
-
-
 async def list_users(
     principal: Principal, *, status: str | None, user_type: str | None, limit: int, cursor: str | None
 ) -> Page[UserRead]:
@@ -41,7 +30,7 @@ async def list_users(
     if user_type:
         args.append(user_type)
         where.append(f"user_type = ${len(args)}")
-    after = _cursor_after(cursor)
+    after = decode_cursor(cursor, 2)
     if after:
         try:
             args.extend([datetime.fromisoformat(after[0]), uuid.UUID(after[1])])

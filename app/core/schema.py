@@ -5,10 +5,3 @@ import msgspec
 
 class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """Base for request and response bodies."""
-
-
-class Page(msgspec.Struct, rename="camel", kw_only=True):
-    """A page of a cursor-paginated list."""
-
-    items: list
-    next_cursor: str | None = None

@@ -14,7 +14,7 @@ from msgspec import UNSET
 from app.auth.principal import Principal
 from app.core import db
 from app.core.db import UnitOfWork
-from app.core.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed
+from app.core.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from app.core.pagination import Page, decode_cursor, encode_cursor
 from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged, ListingUpdated
 from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
@@ -347,8 +347,6 @@ async def list_listings(
         try:
             key, last_id = parse(after[0]), uuid.UUID(after[1])
         except (ValueError, TypeError, ArithmeticError):
-            from app.core.errors import ValidationFailed
-
             raise ValidationFailed(
                 "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
             ) from None

@@ -3,46 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
-
-class AsgiWebSocket:
-    """Drives the ASGI app directly: no uvicorn transport, so the gateway uses its queued writer."""
-
-    def __init__(self, app, path: str, query: str = "") -> None:
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        self.outbox: asyncio.Queue = asyncio.Queue()
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "scheme": "ws",
-            "server": ("testserver", 80),
-            "client": ("127.0.0.1", 50000),
-            "root_path": "",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            "headers": [(b"host", b"testserver")],
-            "subprotocols": [],
-            "state": {},
-            "extensions": {},
-        }
-        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
-
-    async def open(self) -> dict:
-        await self.inbox.put({"type": "websocket.connect"})
-        return await asyncio.wait_for(self.outbox.get(), 5)
-
-    async def ask(self, op: dict) -> dict:
-        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(op)})
-        message = await asyncio.wait_for(self.outbox.get(), 5)
-        assert message["type"] == "websocket.send", message
-        return json.loads(message["text"])
-
-    async def close(self) -> None:
-        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
-        await asyncio.wait_for(self.task, 5)
+from tests.asgi_ws import AsgiWebSocket
 
 
 async def test_create_app_wires_ticket_socket_and_metrics(app, client, accounts):

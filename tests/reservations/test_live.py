@@ -3,55 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 import pytest
 
 from app.core import db
 from app.reservations import service
+from tests.asgi_ws import AsgiWebSocket
 from tests.reservations.conftest import backdate_hold
-
-
-class AsgiWebSocket:
-    """Drives the ASGI app's /ws directly (anonymous: `listing:<id>` is public)."""
-
-    def __init__(self, app, path: str) -> None:
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        self.outbox: asyncio.Queue = asyncio.Queue()
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "scheme": "ws",
-            "server": ("testserver", 80),
-            "client": ("127.0.0.1", 50001),
-            "root_path": "",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(b"host", b"testserver")],
-            "subprotocols": [],
-            "state": {},
-            "extensions": {},
-        }
-        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
-
-    async def open(self) -> dict:
-        await self.inbox.put({"type": "websocket.connect"})
-        return await asyncio.wait_for(self.outbox.get(), 5)
-
-    async def send(self, op: dict) -> None:
-        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(op)})
-
-    async def receive(self) -> dict:
-        message = await asyncio.wait_for(self.outbox.get(), 10)
-        assert message["type"] == "websocket.send", message
-        return json.loads(message["text"])
-
-    async def close(self) -> None:
-        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
-        await asyncio.wait_for(self.task, 5)
 
 
 async def relay_caught_up(limit_s: float = 120) -> None:
