@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser
 
 .PHONY: run test lint fuzz bench clean install
 
@@ -14,10 +15,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests (tests/e2e) drive Debian's chromium: install it when missing and we can (root with
+# apt-get). A failure is tolerated, those tests then skip with the reason; `rm $(BROWSER_STAMP)` retries.
+$(BROWSER_STAMP): $(STAMP)
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1) \
+		|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	fi
+	@touch $(BROWSER_STAMP)
+
 run: $(STAMP)
 	$(BIN)/atp run
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -18,11 +18,12 @@ from redis.asyncio import Redis
 from app.accounts.schemas import openapi_refinements
 from app.auth.principal import provide_optional_principal, provide_principal
 from app.auth.tokens import TokenSigner, load_or_create_key
-from app.core.db import engine
+from app.core.db import engine, start_pool
 from app.core.deps import provide_redis, provide_settings, provide_signer
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging, request_id_middleware
 from app.core.openapi import document_problem_responses, fix_options_allow_headers
+from app.core.security_headers import security_headers_middleware
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
 
@@ -33,22 +34,43 @@ def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
     from app.admin.controllers import AdminController
     from app.listings.controllers import ListingController
+    from app.listings.detail_controllers import ListingDetailController
+    from app.media.controllers import MediaController
+    from app.notifications.controllers import (
+        DeadLetterController,
+        NotificationController,
+        PushController,
+        TelegramController,
+    )
     from app.realtime import realtime_handlers
     from app.reservations.controllers import HoldController, ReservationController
     from app.search.controllers import SavedSearchController, SearchController
     from app.system.controllers import SystemController
+    from app.verification.controllers import VerificationAdminController, VerificationController
+    from app.web import web_handlers
+    from app.webhooks.controllers import WebhookController
 
     return [
         SystemController,
         AuthController,
         MeController,
         ListingController,
+        ListingDetailController,
+        MediaController,
         AdminController,
         *realtime_handlers(),
         SearchController,
         SavedSearchController,
         HoldController,
         ReservationController,
+        NotificationController,
+        TelegramController,
+        PushController,
+        DeadLetterController,
+        WebhookController,
+        VerificationController,
+        VerificationAdminController,
+        *web_handlers(),
     ]
 
 
@@ -73,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
-        await db.start_connection_pool(min_size=1, max_size=settings.db_pool_max)
+        await start_pool(min_size=1, max_size=settings.db_pool_max)
         redis = Redis.from_url(settings.redis_url, health_check_interval=15, socket_keepalive=True)
         app.state.redis = redis
         try:
@@ -99,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "signer": Provide(provide_signer, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, security_headers_middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

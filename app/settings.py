@@ -30,14 +30,45 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_allowed_origins: tuple[str, ...] = ()
     db_pool_max: int = 10
     waitlist_offer_s: int = 900
+    photo_max_bytes: int = 15 * 1024 * 1024
+    # notifications, Telegram, web push, outbound webhooks (issue 7)
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "ATP <no-reply@atp.local>"
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_code_ttl_s: int = 300
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:admin@atp.local"
+    webhook_allow_hosts: tuple[str, ...] = ()
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_timeout_s: float = 5.0
+    webhook_secret_overlap_s: int = 24 * 3600
+    notify_retry_schedule: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600)
+    event_settle_s: float = 2.0
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
 
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _seconds(value: str) -> tuple[float, ...]:
+    """A retry schedule: comma-separated delays in seconds between attempts."""
+    return tuple(float(part) for part in _csv(value))
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -61,6 +92,29 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ws_allowed_origins=_csv(env.get("ATP_WS_ALLOWED_ORIGINS", "")),
         db_pool_max=int(env.get("ATP_DB_POOL_MAX", "10")),
         waitlist_offer_s=int(env.get("ATP_WAITLIST_OFFER_S", "900")),
+        photo_max_bytes=int(env.get("ATP_PHOTO_MAX_BYTES", str(15 * 1024 * 1024))),
+        public_url=env.get("ATP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        smtp_host=env.get("ATP_SMTP_HOST", ""),
+        smtp_port=int(env.get("ATP_SMTP_PORT", "25")),
+        smtp_username=env.get("ATP_SMTP_USERNAME", ""),
+        smtp_password=env.get("ATP_SMTP_PASSWORD", ""),
+        smtp_from=env.get("ATP_SMTP_FROM", "ATP <no-reply@atp.local>"),
+        smtp_starttls=env.get("ATP_SMTP_STARTTLS", "") in ("1", "true", "yes"),
+        smtp_tls=env.get("ATP_SMTP_TLS", "") in ("1", "true", "yes"),
+        telegram_bot_token=env.get("ATP_TELEGRAM_BOT_TOKEN", ""),
+        telegram_webhook_secret=env.get("ATP_TELEGRAM_WEBHOOK_SECRET", ""),
+        telegram_api_base=env.get("ATP_TELEGRAM_API_BASE", "https://api.telegram.org").rstrip("/"),
+        telegram_code_ttl_s=int(env.get("ATP_TELEGRAM_CODE_TTL_S", "300")),
+        vapid_private_key=env.get("ATP_VAPID_PRIVATE_KEY", ""),
+        vapid_subject=env.get("ATP_VAPID_SUBJECT", "mailto:admin@atp.local"),
+        webhook_allow_hosts=_csv(env.get("ATP_WEBHOOK_ALLOW_HOSTS", "")),
+        webhook_retry_schedule=_seconds(
+            env.get("ATP_WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+        ),
+        webhook_timeout_s=float(env.get("ATP_WEBHOOK_TIMEOUT_S", "5")),
+        webhook_secret_overlap_s=int(env.get("ATP_WEBHOOK_SECRET_OVERLAP_S", str(24 * 3600))),
+        notify_retry_schedule=_seconds(env.get("ATP_NOTIFY_RETRY_SCHEDULE", "10,60,300,1800,7200,21600")),
+        event_settle_s=float(env.get("ATP_EVENT_SETTLE_S", "2")),
     )
 
 

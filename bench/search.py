@@ -93,14 +93,34 @@ async def _prepare(listings: int) -> None:
 
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
-        await conn.execute("VACUUM ANALYZE listings")
+        await conn.execute("VACUUM ANALYZE listings, listing_search")
     finally:
         await conn.close()
 
 
+async def _statements(backend, query: SearchQuery) -> list[tuple[str, tuple]]:
+    """The SQL statements (and arguments) one search of `query` runs, in order."""
+    from app.core import db as core_db
+
+    seen: list[tuple[str, tuple]] = []
+    fetch = core_db.fetch
+
+    async def recording(sql: str, *args):
+        seen.append((sql, args))
+        return await fetch(sql, *args)
+
+    core_db.fetch = recording
+    try:
+        await backend.search(query)
+    finally:
+        core_db.fetch = fetch
+    return seen
+
+
 async def _run(seconds: float, clients: int) -> None:
+    from app.core import db as core_db
     from app.core.db import engine
-    from app.search.backends.postgres import PostgresSearch, compile_search
+    from app.search.backends.postgres import PostgresSearch
 
     db = engine()
     await db.start_connection_pool(min_size=clients * 3, max_size=clients * 3)
@@ -138,23 +158,12 @@ async def _run(seconds: float, clients: int) -> None:
         for name, value in sorted(medians.items(), key=lambda kv: -kv[1]):
             print(f"  {value:7.2f}  {name}")
         slowest = max(medians, key=lambda n: medians[n])
-        query = dict(MIX)[slowest]
-        plan = compile_search(query)
-        print(f"\nEXPLAIN ANALYZE of the slowest ({slowest!r}), page query:")
-        from app.core import db as core_db
-
-        rows = await core_db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {plan.page_sql}", *plan.page_args)
-        print("\n".join(r[0] for r in rows))
-        rows = await core_db.fetch(
-            f"EXPLAIN (ANALYZE) SELECT count(*) FROM (SELECT 1 FROM listings WHERE {plan.where} LIMIT 1001) s",
-            *plan.args,
-        )
-        print("\ncount query:\n" + "\n".join(r[0] for r in rows))
-        if query.facets:
-            from app.search.backends.postgres import facet_sql
-
-            rows = await core_db.fetch(f"EXPLAIN (ANALYZE) {facet_sql(query.facets, plan.where)}", *plan.args)
-            print("\nfacet query:\n" + "\n".join(r[0] for r in rows))
+        print(f"\nEXPLAIN ANALYZE of the slowest ({slowest!r}), every statement its search runs:")
+        for sql, args in await _statements(backend, dict(MIX)[slowest]):
+            if sql.startswith("EXPLAIN"):  # the planner's estimate of a total: nothing runs
+                continue
+            rows = await core_db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+            print("\n" + "\n".join(r[0] for r in rows))
     finally:
         await db.close_connection_pool()
 

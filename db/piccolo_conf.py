@@ -20,8 +20,16 @@ class QuietPostgresEngine(PostgresEngine):
         return None
 
 
+# Per-session settings for every app connection. Parallel query and JIT pay off for analytics, not for
+# the short indexed queries of an API on a few cores: launching workers for one search costs more CPU
+# than the search, and under concurrent load it takes cores from the other requests.
+SESSION_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off", "application_name": "atp"}
+
 DB = QuietPostgresEngine(
-    config={"dsn": os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/atp")},
+    config={
+        "dsn": os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/atp"),
+        "server_settings": SESSION_SETTINGS,
+    },
     extensions=(),
     log_queries=False,
 )
@@ -33,5 +41,8 @@ APP_REGISTRY = AppRegistry(
         "db.listings.piccolo_app",
         "db.reservations.piccolo_app",
         "db.search.piccolo_app",
+        "db.notifications.piccolo_app",
+        "db.webhooks.piccolo_app",
+        "db.verification.piccolo_app",
     ]
 )

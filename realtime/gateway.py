@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Request, Response, WebSocket, get, websocket
+from litestar.exceptions import NotAuthorizedException
 
 from realtime import channels, protocol
 from realtime.connection import Connection, find_sansio_protocol, open_connection, prepare_protocol
@@ -137,8 +139,13 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=False)
 def realtime_metrics(request: Request) -> Response[bytes]:
-    """Prometheus text exposition of the realtime path."""
+    """Prometheus text exposition of the realtime path (behind ATP_METRICS_TOKEN when it is set)."""
     rt: Realtime = request.app.state.realtime
+    token = rt.config.metrics_token
+    if token:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(given, token.encode()):
+            raise NotAuthorizedException("a valid metrics token is required")
     return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -40,6 +40,8 @@ class RealtimeConfig(msgspec.Struct, frozen=True, kw_only=True):
     ticket_ttl_s: int = 30
     session_check_s: float = 30.0  # a disabled user's sockets close within this (+ one Redis round trip)
     run_relay: bool = True
+    # When set, /metrics answers only `Authorization: Bearer <metrics_token>` (a scraper's secret).
+    metrics_token: str = ""
 
 
 class Realtime:

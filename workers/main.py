@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 import msgspec
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
-from workers import maintenance, reservations, search
+from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
 
 
 def _serialize(value: dict[str, Any]) -> bytes:
@@ -21,14 +21,17 @@ def _deserialize(data: bytes) -> dict[str, Any]:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    from app.core.db import engine
+    from app.core.db import start_pool
 
-    await engine().start_connection_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
+    await start_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
+    await webhooks.startup(ctx)
+    await notifications.startup(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     from app.core.db import engine
 
+    await webhooks.close(ctx)
     await engine().close_connection_pool()
 
 
@@ -39,14 +42,27 @@ def redis_settings() -> RedisSettings:
 class WorkerSettings:
     functions = [
         maintenance.prune_expired_credentials,
+        maintenance.prune_outbox,
         reservations.expire_hold,
         reservations.expire_reservation,
         reservations.sweep_expired,
         search.index_listing_events,
         search.evaluate_saved_searches,
+        photos.process_listing_photo,
+        photos.retry_stuck_photos,
+        *verification.JOBS,
+        webhooks.pump_webhooks,
+        func(webhooks.deliver_webhooks, keep_result=0, timeout=120),
+        notifications.pump_notifications,
+        func(notifications.send_notification, keep_result=0, timeout=120),
+        webhooks.prune_webhook_log,
+        notifications.prune_notification_deliveries,
     ]
     cron_jobs = [
+        # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
+        cron(verification.sweep_verifications, second=set(range(4, 60, 10)), unique=True, timeout=30),
         cron(maintenance.prune_expired_credentials, minute={7, 37}, unique=True, run_at_startup=True),
+        cron(maintenance.prune_outbox, minute={23}, second={15}, unique=True, timeout=600),
         # Every 2 s: holds end within 5 s of expiresAt even when their own job was lost.
         cron(
             reservations.sweep_expired,
@@ -58,12 +74,23 @@ class WorkerSettings:
         # Every 5 s: listing events reach the Meilisearch index and saved-search alerts.
         cron(search.index_listing_events, second=set(range(1, 60, 5)), unique=True, timeout=60),
         cron(search.evaluate_saved_searches, second=set(range(3, 60, 5)), unique=True, timeout=60),
+        # Every minute: photos whose rendition job was lost still get their thumbnails.
+        cron(photos.retry_stuck_photos, second={45}, unique=True, timeout=300),
+        # Every second: outbox events become webhook and notification deliveries; due ones are sent.
+        cron(webhooks.pump_webhooks, second=set(range(60)), unique=True, timeout=30, keep_result=0),
+        cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
+        cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
+        cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()
     job_serializer = staticmethod(_serialize)
     job_deserializer = staticmethod(_deserialize)
+    # Most jobs wait on I/O (HTTP, SMTP, the database): more of them in flight, picked up sooner. arq starts
+    # at most max_jobs jobs per poll, so these two bound how many webhook/notification sends start a second.
+    max_jobs = 40
+    poll_delay = 0.2
     job_timeout = 60
     max_tries = 5
     health_check_interval = 30

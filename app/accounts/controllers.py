@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 
-from app.accounts import service
+from app.accounts import service, web_session
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -39,11 +39,13 @@ class AuthController(Controller):
     @post("/register", summary="Create an account (buyer, seller or broker)")
     async def register(
         self,
+        request: Request,
         data: JSONBody[RegisterRequest],
         signer: NamedDependency[TokenSigner],
         settings: NamedDependency[Settings],
-    ) -> AuthResponse:
-        return await service.register(data, signer=signer, settings=settings)
+    ) -> Response[AuthResponse]:
+        result = await service.register(data, signer=signer, settings=settings)
+        return web_session.token_response(request, settings, result, HTTP_201_CREATED)
 
     @post("/login", status_code=HTTP_200_OK, summary="Log in; `totp` is required once 2FA is on")
     async def login(
@@ -53,7 +55,7 @@ class AuthController(Controller):
         signer: NamedDependency[TokenSigner],
         settings: NamedDependency[Settings],
         redis: NamedDependency[Redis],
-    ) -> AuthResponse:
+    ) -> Response[AuthResponse]:
         try:
             result = await service.login(data, signer=signer, settings=settings, redis=redis)
         except Exception as exc:
@@ -67,16 +69,23 @@ class AuthController(Controller):
             )
             raise
         audit_log.info("login_succeeded", extra={"user_id": str(result.user.id)})
-        return result
+        return web_session.token_response(request, settings, result, HTTP_200_OK)
 
-    @post("/refresh", status_code=HTTP_200_OK, summary="Rotate a refresh token")
+    @post(
+        "/refresh",
+        status_code=HTTP_200_OK,
+        summary="Rotate a refresh token (web app: no body, the atp_refresh cookie and X-ATP-Client: web)",
+    )
     async def refresh(
         self,
-        data: JSONBody[RefreshRequest],
+        request: Request,
         signer: NamedDependency[TokenSigner],
         settings: NamedDependency[Settings],
-    ) -> TokenPair:
-        return await service.refresh(data.refresh_token, signer=signer, settings=settings)
+        data: JSONBody[RefreshRequest | None] = None,
+    ) -> Response[TokenPair]:
+        token = web_session.presented_refresh_token(request, data)
+        pair = await service.refresh(token, signer=signer, settings=settings)
+        return web_session.token_response(request, settings, pair, HTTP_200_OK)
 
     @post(
         "/logout",
@@ -84,8 +93,16 @@ class AuthController(Controller):
         security=SECURED,
         summary="Revoke this token and its login",
     )
-    async def logout(self, principal: NamedDependency[Principal], redis: NamedDependency[Redis]) -> None:
+    async def logout(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> None:
         await service.logout(principal, redis=redis)
+        # Annotated None so the document says "204, no body"; Litestar sends a returned Response as is.
+        return web_session.logged_out(request, settings)  # type: ignore[return-value]
 
     @get("/profile", security=SECURED, summary="The caller with roles and permissions")
     async def profile(self, principal: NamedDependency[Principal]) -> ProfileResponse:

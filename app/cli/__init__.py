@@ -162,6 +162,14 @@ def _cmd_search_reindex(args: argparse.Namespace) -> None:
         print(asyncio.run(reindex(os.environ["DATABASE_URL"])))
 
 
+def _cmd_import(args: argparse.Namespace) -> None:
+    from app.verification.importing import run_import
+
+    with platform_services():
+        asyncio.run(migrate())
+        print(asyncio.run(run_import(args.import_command, Path(args.directory), force=args.force)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     search_sub = search.add_subparsers(dest="search_command", required=True)
     reindex = search_sub.add_parser("reindex", help="rebuild the search index without downtime")
     reindex.set_defaults(func=_cmd_search_reindex)
+
+    data = sub.add_parser("import", help="replace a reference dataset atomically (streaming COPY)")
+    data_sub = data.add_subparsers(dest="import_command", required=True)
+    for name, help_text in (
+        ("faa-registry", "FAA releasable aircraft registry: DIR holds MASTER.txt, ACFTREF.txt, DEREG.txt"),
+        ("sanctions", "OFAC SDN-format sanctions list: DIR holds sdn.csv, alt.csv, add.csv"),
+    ):
+        command = data_sub.add_parser(name, help=help_text)
+        command.add_argument("directory")
+        command.add_argument("--force", action="store_true", help="accept a much smaller file than the last")
+        command.set_defaults(func=_cmd_import)
     return parser
 
 

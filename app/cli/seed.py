@@ -61,10 +61,9 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
 
     With `only_if_empty`, create that many listings only when there are none yet (first `make run`).
     """
+    from app.auth.passwords import hash_password
     from db.fixtures.catalogue import generate_listings
     from db.fixtures.listings import insert_listings
-
-    from app.auth.passwords import hash_password
 
     if settings.is_production:
         raise SystemExit("demo data is never loaded in production")
@@ -109,6 +108,7 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
             records = generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
             made_listings = await insert_listings(conn, records)
         total = await conn.fetchval("SELECT count(*) FROM listings")
+        await _seed_verification_data(conn)
     finally:
         await conn.close()
     return SeedSummary("admin@atp.local", settings.demo_admin_password, created, made_listings, total)
@@ -143,3 +143,17 @@ async def create_user_command(email: str, password: str, user_type: str, level: 
     finally:
         await conn.close()
     return row["id"]
+
+
+async def _seed_verification_data(conn: asyncpg.Connection) -> None:
+    """The sample FAA registry and sanctions list (data/samples), loaded once, so checks have data to use."""
+    from app.settings import PROJECT_ROOT
+    from app.verification.datasets import generation
+    from app.verification.registry import import_registry
+    from app.verification.sanctions import import_sanctions
+
+    samples = PROJECT_ROOT / "data" / "samples"
+    if await generation(conn, "faa") == 0 and (samples / "faa").is_dir():
+        await import_registry(conn, samples / "faa")
+    if await generation(conn, "sanctions") == 0 and (samples / "ofac").is_dir():
+        await import_sanctions(conn, samples / "ofac")

@@ -44,9 +44,10 @@ def _close_request_schemas(document) -> None:
             operation = getattr(path_item, method, None)
             body = getattr(operation, "request_body", None)
             for media in (getattr(body, "content", None) or {}).values():
-                name = _component_name(media.schema)
-                if name:
-                    pending.append(name)
+                for candidate in [media.schema, *(getattr(media.schema, "one_of", None) or [])]:
+                    name = _component_name(candidate)
+                    if name:
+                        pending.append(name)
     seen: set[str] = set()
     while pending:
         name = pending.pop()
@@ -67,6 +68,17 @@ def _close_request_schemas(document) -> None:
                     pending.append(nested)
 
 
+def _optional_request_bodies(document) -> None:
+    """A body typed `X | None` may be left out entirely; Litestar still documents it as required."""
+    for path_item in (document.paths or {}).values():
+        for method in _METHODS:
+            body = getattr(getattr(path_item, method, None), "request_body", None)
+            for media in (getattr(body, "content", None) or {}).values():
+                variants = getattr(media.schema, "one_of", None) or []
+                if any(getattr(v, "type", None) == OpenAPIType.NULL for v in variants):
+                    body.required = False
+
+
 def fix_options_allow_headers(app: Litestar) -> None:
     """Litestar builds each path's OPTIONS handler before it merges the path's other handlers, so
     `Allow` lists only some methods; point every OPTIONS handler at its final route."""
@@ -80,6 +92,7 @@ def document_problem_responses(app: Litestar, refinements: dict[tuple[str, str],
     """Add a `4XX` problem+json response to every operation of the generated document."""
     document = app.openapi_schema
     _close_request_schemas(document)
+    _optional_request_bodies(document)
     for (component, prop), keywords in (refinements or {}).items():
         target = (document.components.schemas or {})[component].properties[prop]  # type: ignore[index]
         if "not" in keywords:

@@ -6,14 +6,15 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from redis.asyncio import Redis
 
 from app.auth.principal import Principal
 from app.core.errors import ValidationFailed
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from app.listings import service
+from app.listings import service, stats
 from app.listings.schemas import ListingCreate, ListingRead, ListingSort, ListingStatus, ListingUpdate
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
@@ -51,9 +52,16 @@ class ListingController(Controller):
 
     @get("/{listing_id:uuid}", summary="One listing")
     async def get_listing(
-        self, listing_id: FromPath[uuid.UUID], maybe_principal: NamedDependency[Principal | None]
+        self,
+        request: Request,
+        listing_id: FromPath[uuid.UUID],
+        maybe_principal: NamedDependency[Principal | None],
+        redis: NamedDependency[Redis],
     ) -> ListingRead:
-        return await service.get_listing(listing_id, maybe_principal)
+        listing = await service.get_listing(listing_id, maybe_principal)
+        client_host = request.client.host if request.client else None
+        await stats.count_view(redis, listing, maybe_principal, client_host)
+        return listing
 
     @patch("/{listing_id:uuid}", security=SECURED, summary="Change a listing (owner or admin)")
     async def update_listing(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
+from litestar.datastructures import UploadFile
 from msgspec import UNSET, Meta, UnsetType
 
 from app.core.iso import COUNTRIES, CURRENCIES
@@ -134,6 +135,7 @@ class ListingRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+    verified: bool = False  # an approved aircraft verification (FAA registry, sanctions, documents)
 
 
 def money(value: Decimal) -> str:
@@ -158,6 +160,7 @@ def listing_read(row, hold: HoldSummary | None = None) -> ListingRead:
         description=row["description"],
         status=row["status"],
         featured=row["featured"],
+        verified=bool(row.get("verified", False)),
         specifications=msgspec.json.decode(specs, type=StoredSpecifications, strict=False)
         if isinstance(specs, str | bytes)
         else msgspec.convert(specs or {}, StoredSpecifications, strict=False),
@@ -167,3 +170,42 @@ def listing_read(row, hold: HoldSummary | None = None) -> ListingRead:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+PhotoStatus = Literal["processing", "ready", "failed"]
+
+
+class PhotoRead(Schema):
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    status: PhotoStatus
+    url: str
+    thumbnail_url: str | None
+    large_url: str | None
+    width: int
+    height: int
+    content_type: str
+    created_at: datetime
+
+
+class PhotoUpload(msgspec.Struct, forbid_unknown_fields=True):
+    """The multipart form of a photo upload: one part named `file`."""
+
+    file: UploadFile
+
+
+class PricePoint(Schema):
+    price: str
+    currency: str
+    changed_at: datetime
+
+
+class PriceHistory(Schema):
+    items: list[PricePoint]
+
+
+class ListingStats(Schema):
+    views: int
+    unique_viewers: int
+    active_hold: HoldSummary | None
+    waitlist_length: int

@@ -195,7 +195,7 @@ async def update_listing(
         updated = await _write_changes(uow.conn, listing_id, changes)
         listing = listing_read(updated)
         _emit_changes(uow, row, updated, listing, list(changes), principal.user_id)
-        if "price" in changes:
+        if "price" in changes or "currency" in changes:
             await _record_price(
                 uow.conn, listing_id, row["price"], updated["price"], updated["currency"], principal.user_id
             )
@@ -366,3 +366,25 @@ async def list_listings(
         )
     holds = await _active_holds([r["id"] for r in rows if r["status"] == Status.ON_HOLD])
     return Page(items=[listing_read(r, holds.get(r["id"])) for r in rows], next_cursor=next_cursor)
+
+
+async def mark_verified(uow: UnitOfWork, listing_id: uuid.UUID) -> ListingRead | None:
+    """Give a listing the `verified` badge (an approved aircraft verification); None if it already has it."""
+    updated = await uow.conn.fetchrow(
+        """UPDATE listings SET verified = true, version = version + 1, updated_at = now()
+           WHERE id = $1 AND NOT verified RETURNING *""",
+        listing_id,
+    )
+    if updated is None:
+        return None
+    listing = listing_read(updated)
+    uow.emit(
+        ListingUpdated(
+            listing_id=listing_id,
+            version=updated["version"],
+            changed=["verified"],
+            listing=_snapshot(listing),
+        ),
+        _listing_channels(listing_id),
+    )
+    return listing

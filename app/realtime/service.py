@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from app.auth.principal import revoked_jti_key, sessions_cut_key
 from app.core.db import engine
 from app.settings import Settings
+from app.verification.queries import SubjectLookup
 from realtime.connection import Limits, Session
 from realtime.fanout import FanoutConfig
 from realtime.log import History
@@ -47,6 +48,7 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
         ticket_ttl_s=min(int(num("ATP_RT_TICKET_TTL_S", 30)), 60),
         session_check_s=num("ATP_RT_SESSION_CHECK_S", 30.0),
         run_relay=env.get("ATP_RT_RELAY", "1") != "0",
+        metrics_token=env.get("ATP_METRICS_TOKEN", ""),
     )
 
 
@@ -72,6 +74,7 @@ async def realtime_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start the fan-out subscriber and the outbox relay of this process; stop them on shutdown."""
     rt = Realtime(realtime_config(app.state.settings))
     rt.session_check = lambda sessions: dead_sessions(rt.redis, sessions)
+    rt.verification_subject = SubjectLookup()  # subjects may read their own verification:<id>
     app.state.realtime = rt
     await rt.start()
     try:

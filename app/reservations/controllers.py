@@ -12,9 +12,18 @@ from redis.asyncio import Redis
 
 from app.auth.principal import Principal
 from app.core.idempotency import idempotent
-from app.reservations import customers, service
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.reservations import customers, queries, service
 from app.reservations.jobs import schedule_expiries
-from app.reservations.schemas import HoldCreate, HoldRead, ReservationCreate, ReservationRead, WaitlistRead
+from app.reservations.schemas import (
+    HoldCreate,
+    HoldRead,
+    HoldStatus,
+    ReservationCreate,
+    ReservationRead,
+    WaitlistMe,
+    WaitlistRead,
+)
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
 
@@ -78,6 +87,26 @@ class HoldController(Controller):
         self, principal: NamedDependency[Principal], listing_id: FromPath[uuid.UUID]
     ) -> WaitlistRead:
         return await service.join_waitlist(principal, listing_id)
+
+    @get("/holds", security=SECURED, summary="The caller's own holds, newest first")
+    async def list_my_holds(
+        self,
+        principal: NamedDependency[Principal],
+        status: Annotated[HoldStatus | None, QueryParameter(description="only holds in this state")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    ) -> Page[HoldRead]:
+        return await queries.list_my_holds(principal, status=status, limit=limit, cursor=cursor)
+
+    @get(
+        "/listings/{listing_id:uuid}/waitlist/me",
+        security=SECURED,
+        summary="The caller's place in line for a listing (404 `not_waitlisted` when not in it)",
+    )
+    async def my_waitlist_place(
+        self, principal: NamedDependency[Principal], listing_id: FromPath[uuid.UUID]
+    ) -> WaitlistMe:
+        return await queries.my_waitlist_place(principal, listing_id)
 
     @delete("/listings/{listing_id:uuid}/waitlist", security=SECURED, summary="Leave the line for a listing")
     async def leave_waitlist(

@@ -67,3 +67,13 @@ def reservation_read(row) -> ReservationRead:
         reserved_at=row["reserved_at"],
         expires_at=row["expires_at"],
     )
+
+
+class WaitlistMe(Schema):
+    """The caller's place for a listing: `waiting` at `position` (1 = next) or `offered` (position 0)."""
+
+    listing_id: uuid.UUID
+    status: Literal["waiting", "offered"]
+    position: Annotated[int, Meta(ge=0)]
+    offer_expires_at: datetime | None = None
+    hold_id: uuid.UUID | None = None

@@ -26,6 +26,7 @@ from app.events import HoldContended, HoldExpired, HoldPlaced, HoldReleased, Wai
 from app.listings.schemas import HoldSummary
 from app.listings.service import set_status_by_system
 from app.listings.state import Status
+from app.reservations.queries import WAITLIST_POSITION_SQL
 from app.reservations.schemas import HoldCreate, HoldRead, WaitlistRead, hold_read
 from app.settings import get_settings
 from realtime import channels
@@ -94,11 +95,24 @@ async def place_hold(
 
 async def _place(uow: UnitOfWork, buyer: uuid.UUID, listing_id: uuid.UUID, hours: int):
     conn = uow.conn
-    listing = await conn.fetchrow("SELECT status FROM listings WHERE id = $1", listing_id)
+    # The committed hold, if any, read without locking: a buyer who arrives while a hold stands loses
+    # at once instead of queueing behind the winner's open transaction (an INSERT into the unique
+    # index waits for it), which under a rush kept pooled connections idle for the whole queue.
+    # The caller's place in line comes along so that a loser costs no further round trip.
+    listing = await conn.fetchrow(
+        f"""SELECT l.status, h.expires_at, h.expires_at <= now() AS overdue,
+                  ({WAITLIST_POSITION_SQL}) AS waitlist_position
+           FROM listings l LEFT JOIN listing_holds h ON h.listing = l.id AND h.status = 'active'
+           WHERE l.id = $1""",
+        listing_id,
+        buyer,
+    )
     if listing is None or listing["status"] in (Status.DRAFT, Status.WITHDRAWN):
         raise NotFound("listing not found")
     if listing["status"] not in (Status.ACTIVE, Status.ON_HOLD):
         raise ListingNotAvailable("the listing cannot be held now", currentStatus=listing["status"])
+    if listing["expires_at"] is not None and not listing["overdue"]:
+        return _lost(uow, buyer, listing_id, listing["expires_at"], listing["waitlist_position"])
     row = await conn.fetchrow(
         """INSERT INTO listing_holds (id, listing, buyer, status, source, placed_at, expires_at)
            VALUES (gen_random_uuid(), $1, $2, 'active', 'request', now(), now() + make_interval(hours => $3))
@@ -118,11 +132,7 @@ async def _place(uow: UnitOfWork, buyer: uuid.UUID, listing_id: uuid.UUID, hours
             raise _Vacated
         if current["overdue"]:
             raise _Overdue
-        # The losing attempt changed nothing, so its transaction commits just the loser's live notice.
-        uow.emit(
-            HoldContended(listing_id=listing_id, expires_at=current["expires_at"]), [channels.user(buyer)]
-        )
-        return ListingOnHold("another buyer holds this listing", expiresAt=current["expires_at"])
+        return _lost(uow, buyer, listing_id, current["expires_at"], listing["waitlist_position"])
     summary = HoldSummary(hold_id=row["id"], expires_at=row["expires_at"])
     if (
         await set_status_by_system(uow, listing_id, source=Status.ACTIVE, target=Status.ON_HOLD, hold=summary)
@@ -132,6 +142,25 @@ async def _place(uow: UnitOfWork, buyer: uuid.UUID, listing_id: uuid.UUID, hours
         raise ListingNotAvailable("the listing cannot be held now")
     _emit_placed(uow, row)
     return hold_read(row), [Due("hold", row["id"], row["expires_at"])]
+
+
+def _lost(
+    uow: UnitOfWork,
+    buyer: uuid.UUID,
+    listing_id: uuid.UUID,
+    expires_at: datetime,
+    waitlist_position: int | None,
+) -> ListingOnHold:
+    """The losing attempt changed nothing, so its transaction commits just the loser's live notice.
+
+    That notice is not worth a disk flush: the 409 already told the loser, and a database crash in
+    the next fraction of a second losing the copy on their `user:` channel costs nothing.
+    """
+    uow.durable = False
+    uow.emit(HoldContended(listing_id=listing_id, expires_at=expires_at), [channels.user(buyer)])
+    return ListingOnHold(
+        "another buyer holds this listing", expiresAt=expires_at, waitlistPosition=waitlist_position
+    )
 
 
 def _emit_placed(uow: UnitOfWork, row) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from app.core import consumers
 from realtime import channels
 
 LISTING_EVENTS = ("listing.created", "listing.updated", "listing.status_changed", "listing.price_changed")
@@ -12,16 +13,11 @@ LISTING_EVENTS = ("listing.created", "listing.updated", "listing.status_changed"
 
 async def read_position(conn, name: str) -> int:
     """The consumer's position, locked until the transaction ends so two workers never overlap."""
-    await conn.execute(
-        "INSERT INTO search_cursors (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", name
-    )
-    return await conn.fetchval("SELECT position FROM search_cursors WHERE name = $1 FOR UPDATE", name)
+    return await consumers.read_position(conn, "search_cursors", name)
 
 
 async def save_position(conn, name: str, position: int) -> None:
-    await conn.execute(
-        "UPDATE search_cursors SET position = $2, updated_at = now() WHERE name = $1", name, position
-    )
+    await consumers.save_position(conn, "search_cursors", name, position)
 
 
 async def changed_listings(

@@ -12,11 +12,10 @@ from app.auth.principal import Principal
 from app.core import db
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, NotFound
-from app.events import NotificationCreated
+from app.notifications.service import notify
 from app.search import feed
 from app.search.backends.postgres import PostgresSearch
 from app.search.schemas import SavedQuery, SavedSearchCreate, SavedSearchRead, SearchQuery
-from realtime import channels
 
 MAX_SAVED_SEARCHES = 50
 CURSOR = "saved_searches"
@@ -158,26 +157,9 @@ def _message(search, listing, kind: str) -> tuple[str, str]:
 async def _alert(uow: UnitOfWork, search, listing, kind: str) -> None:
     """Store the notification and emit `notification.created` on the buyer's channel, in one commit."""
     title, body = _message(search, listing, kind)
-    notification_id, link = uuid.uuid4(), f"/listings/{listing.id}"
     data: dict[str, Any] = {
         "savedSearchId": str(search["id"]),
         "listingId": str(listing.id),
         "price": listing.price,
     }
-    await uow.conn.execute(
-        """INSERT INTO notifications (id, user_id, kind, title, body, link, data)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        notification_id,
-        search["user_id"],
-        f"saved_search.{kind}",
-        title,
-        body,
-        link,
-        msgspec.json.encode(data).decode(),
-    )
-    uow.emit(
-        NotificationCreated(
-            notification_id=notification_id, kind=f"saved_search.{kind}", title=title, body=body, link=link
-        ),
-        [channels.user(search["user_id"])],
-    )
+    await notify(uow, search["user_id"], f"saved_search.{kind}", title, body, f"/listings/{listing.id}", data)

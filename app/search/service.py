@@ -57,7 +57,12 @@ def backend_of(state: Any) -> SearchBackend:
     return backend
 
 
-_SEARCH_INDEXES = ("listings_search_document_idx", "listings_search_name_trgm_idx")
+_SEARCH_INDEXES = (
+    "listings_search_document_idx",
+    "listings_search_name_trgm_idx",
+    "listing_search_document_idx",
+    "listing_search_name_trgm_idx",
+)
 
 
 async def _listing_batches(conn, size: int = 2000):

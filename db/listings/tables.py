@@ -34,6 +34,7 @@ class Listing(Table, tablename="listings"):
     description = Text(default="")
     status = Varchar(length=20, default="active")
     featured = Boolean(default=False)
+    verified = Boolean(default=False)
     specifications = JSONB(default="{}")
     images = JSONB(default="[]")
     version = Integer(default=1)
@@ -49,3 +50,21 @@ class PriceChange(Table, tablename="listing_price_history"):
     currency = Varchar(length=3)
     changed_by = UUID(null=True, default=None)
     changed_at = Timestamptz(default=TimestamptzNow())
+
+
+class ListingPhoto(Table, tablename="listing_photos"):
+    """A photo of a listing: the original as uploaded, then the worker's thumbnails (`status` ready)."""
+
+    id = UUID(primary_key=True, default=UUID4())
+    listing = ForeignKey(references=Listing, index=True)
+    status = Varchar(length=20, default="processing")
+    content_type = Varchar(length=40)
+    original_key = Varchar(length=300)
+    thumbnail_key = Varchar(length=300, null=True, default=None)
+    large_key = Varchar(length=300, null=True, default=None)
+    width = Integer()
+    height = Integer()
+    byte_size = Integer()
+    uploaded_by = UUID(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    processed_at = Timestamptz(null=True, default=None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from tests.asgi_ws import AsgiWebSocket
 
 
@@ -36,3 +38,18 @@ async def test_create_app_wires_ticket_socket_and_metrics(app, client, accounts)
 
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200 and "atp_realtime_connections" in metrics.text
+
+
+async def test_metrics_token_guards_the_scrape_endpoint_when_set(app, client):
+    rt = app.state.realtime
+    original = rt.config
+    rt.config = msgspec.structs.replace(original, metrics_token="scrape-secret-1")
+    try:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-2"})
+        assert wrong.status_code == 401
+        assert wrong.headers["content-type"].startswith("application/problem+json")
+        right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-1"})
+        assert right.status_code == 200 and "atp_realtime_connections" in right.text
+    finally:
+        rt.config = original

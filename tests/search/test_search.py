@@ -128,6 +128,24 @@ async def test_pages_cover_everything_once_in_order(client, catalogue, sort):
         assert [key(i) for i in seen] == sorted(key(i) for i in seen)
 
 
+@pytest.mark.parametrize("q", ["cessna 172 g1000", "pc12", "king air", "cessna g1000"])
+async def test_relevance_pages_cover_everything_once_in_order(client, catalogue, q):
+    # Best matches come part by part (ranked models, the other named models, the rest): a cursor
+    # must cross from one part to the next without skipping or repeating anything.
+    seen: list[dict] = []
+    cursor = None
+    for _ in range(100):
+        params = {"q": q, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        body = await search(client, catalogue, **params)
+        seen.extend(body["items"])
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    full = await search(client, catalogue, q=q, limit=100)
+    assert [item["id"] for item in seen] == [item["id"] for item in full["items"]]
+    assert len(seen) == full["estimatedTotal"]
+
+
 async def test_facets(client, catalogue):
     body = await search(client, catalogue, q="cessna", facets="manufacturer,model,year,country,engineType")
     facets = body["facets"]
@@ -183,6 +201,19 @@ async def test_typo_in_an_unknown_name_falls_back_to_trigrams(client, catalogue)
     second = await search(client, catalogue, q="zlim aircraft", limit=1, cursor=body["nextCursor"])
     assert [item["model"] for item in second["items"]] == ["Z-242 L"]
     assert second["items"][0]["id"] != body["items"][0]["id"]
+
+
+async def test_a_known_model_nobody_lists_falls_back_without_an_error(client, catalogue):
+    # "cirrus sr22" resolves to a catalogue model; a seller with no SR22 gets the trigram pass.
+    response = await client.get(
+        "/api/search", params={"q": "cirrus sr22", "sellerId": catalogue.seller_id, "year_min": 1900}
+    )
+    assert response.status_code == 200, response.text
+    empty = await client.get(
+        "/api/search", params={"q": "cirrus sr22", "sellerId": "00000000-0000-4000-8000-000000000000"}
+    )
+    assert empty.status_code == 200, empty.text
+    assert empty.json()["items"] == []
 
 
 @pytest.mark.parametrize(

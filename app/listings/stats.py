@@ -1,0 +1,71 @@
+"""What a seller sees about their listing: views, the current hold, the length of the line.
+
+Views are counted in Redis on every `GET /api/listings/{id}` (an INCR and a HyperLogLog PFADD in one
+round trip), never in PostgreSQL: the hottest read path stays free of writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+
+from redis.asyncio import Redis
+
+from app.auth.principal import Principal
+from app.core import db
+from app.core.errors import NotFound
+from app.listings import service
+from app.listings.schemas import ListingRead, ListingStats
+
+log = logging.getLogger("atp.listings.stats")
+
+
+def _views_key(listing_id: uuid.UUID) -> str:
+    return f"atp:listing:{listing_id}:views"
+
+
+def _viewers_key(listing_id: uuid.UUID) -> str:
+    return f"atp:listing:{listing_id}:viewers"
+
+
+def viewer_tag(viewer: Principal | None, client_host: str | None) -> str:
+    """Who looked, for unique counts: the user, else a hash of the client address (never stored raw)."""
+    if viewer is not None:
+        return f"u:{viewer.user_id}"
+    return "a:" + hashlib.sha256((client_host or "?").encode()).hexdigest()[:16]
+
+
+async def count_view(redis: Redis, listing: ListingRead, viewer: Principal | None, client_host: str | None):
+    """Count one view (the owner's own looks excluded); a Redis hiccup never fails the read."""
+    if viewer is not None and viewer.user_id == listing.seller_id:
+        return
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.incr(_views_key(listing.id))
+            pipe.pfadd(_viewers_key(listing.id), viewer_tag(viewer, client_host))
+            await pipe.execute()
+    except Exception:
+        log.warning("could not count a view of listing %s", listing.id, exc_info=True)
+
+
+async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: Redis) -> ListingStats:
+    """Views, unique viewers, the active hold and the waitlist length (owner or admin)."""
+    listing = await db.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id)
+    if listing is None or not service._visible(listing, principal):
+        raise NotFound("listing not found")
+    service._actor(principal, listing)  # 403 unless owner or admin
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(_views_key(listing_id))
+        pipe.pfcount(_viewers_key(listing_id))
+        views, unique = await pipe.execute()
+    holds = await service._active_holds([listing_id])
+    waiting = await db.fetchrow(
+        "SELECT count(*) AS n FROM listing_waitlist WHERE listing = $1 AND status = 'waiting'", listing_id
+    )
+    return ListingStats(
+        views=int(views or 0),
+        unique_viewers=int(unique or 0),
+        active_hold=holds.get(listing_id),
+        waitlist_length=waiting["n"] if waiting else 0,
+    )

@@ -1,0 +1,49 @@
+"""Browser push subscriptions of a user."""
+
+from __future__ import annotations
+
+from app.auth.principal import Principal
+from app.core import db, outbound
+from app.core.errors import ValidationFailed
+from app.notifications.schemas import PushSubscriptionCreate, PushSubscriptionRead
+
+MAX_SUBSCRIPTIONS = 20
+
+
+class PushEndpointForbidden(ValidationFailed):
+    code, title = "push_endpoint_forbidden", "Push endpoint not allowed"
+
+
+async def subscribe(
+    principal: Principal, data: PushSubscriptionCreate, allow_hosts: tuple[str, ...]
+) -> PushSubscriptionRead:
+    """Store (or move to the caller) a browser's subscription; its endpoint must be a public https URL."""
+    try:
+        await outbound.resolve(data.endpoint, allow_hosts)
+    except outbound.UnsafeUrl as exc:
+        raise PushEndpointForbidden(str(exc), errors=[{"field": "endpoint", "message": str(exc)}]) from None
+    row = await db.fetchrow(
+        """INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (endpoint) DO UPDATE SET user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh,
+                                                auth = EXCLUDED.auth
+           RETURNING id, endpoint, created_at""",
+        principal.user_id,
+        data.endpoint,
+        data.keys.p256dh,
+        data.keys.auth,
+    )
+    # Oldest browsers beyond the cap are forgotten: a user cannot grow the table without bound.
+    await db.fetch(
+        """DELETE FROM push_subscriptions WHERE user_id = $1 AND id NOT IN (
+             SELECT id FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2)""",
+        principal.user_id,
+        MAX_SUBSCRIPTIONS,
+    )
+    return PushSubscriptionRead(id=row["id"], endpoint=row["endpoint"], created_at=row["created_at"])
+
+
+async def unsubscribe(principal: Principal, endpoint: str) -> None:
+    """Forget the caller's subscription; idempotent (we may already have dropped it after a 410)."""
+    await db.fetch(
+        "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2", principal.user_id, endpoint
+    )

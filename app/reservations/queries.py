@@ -1,0 +1,78 @@
+"""Read-only views for the buyer: my holds, my place in a listing's line."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from app.auth.principal import Principal
+from app.core import db
+from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.reservations.schemas import HoldRead, HoldStatus, WaitlistMe, hold_read
+
+# Entry ids are handed out in arrival order (see service.join_waitlist), so counting ids up to mine is my place.
+# $1 = listing, $2 = buyer; also a scalar subquery of the hold attempt's first read.
+WAITLIST_POSITION_SQL = """SELECT (SELECT count(*) FROM listing_waitlist w WHERE w.listing = me.listing
+                       AND w.status = 'waiting' AND w.id <= me.id) AS position
+               FROM listing_waitlist me WHERE me.listing = $1 AND me.buyer = $2 AND me.status = 'waiting'"""
+
+
+class NotWaitlisted(NotFound):
+    code, title = "not_waitlisted", "Not in line for this listing"
+
+
+async def list_my_holds(
+    principal: Principal, *, status: HoldStatus | None, limit: int, cursor: str | None
+) -> Page[HoldRead]:
+    """The caller's holds, newest first, keyset-paginated."""
+    where = ["buyer = $1"]
+    args: list[Any] = [principal.user_id]
+    if status is not None:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            placed_at, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (TypeError, ValueError):
+            raise ValidationFailed(
+                "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
+            ) from None
+        args += [placed_at, last_id]
+        where.append(f"(placed_at, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit + 1)
+    rows = await db.fetch(
+        f"SELECT * FROM listing_holds WHERE {' AND '.join(where)} ORDER BY placed_at DESC, id DESC"
+        f" LIMIT ${len(args)}",
+        *args,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1]["placed_at"].isoformat(), str(rows[-1]["id"])])
+    return Page(items=[hold_read(r) for r in rows], next_cursor=next_cursor)
+
+
+async def my_waitlist_place(principal: Principal, listing_id: uuid.UUID) -> WaitlistMe:
+    """Where the caller stands for a listing: waiting at #n, or offered the hold until a deadline."""
+    waiting = await db.fetchrow(WAITLIST_POSITION_SQL, listing_id, principal.user_id)
+    if waiting is not None:
+        return WaitlistMe(listing_id=listing_id, status="waiting", position=waiting["position"])
+    # A promoted buyer's offer is the hold the waitlist gave them; it is theirs until it expires.
+    offer = await db.fetchrow(
+        """SELECT id, expires_at FROM listing_holds WHERE listing = $1 AND buyer = $2 AND status = 'active'
+           AND source = 'waitlist' AND expires_at > now()""",
+        listing_id,
+        principal.user_id,
+    )
+    if offer is not None:
+        return WaitlistMe(
+            listing_id=listing_id,
+            status="offered",
+            position=0,
+            offer_expires_at=offer["expires_at"],
+            hold_id=offer["id"],
+        )
+    raise NotWaitlisted("you are not in line for this listing")

@@ -1,0 +1,73 @@
+// My account: profile, two-factor authentication, where notifications reach me, Telegram link.
+
+import { api, currentSession, optional } from "../api.js";
+import { errorText, field, h, notice, replace, toast } from "../ui.js";
+
+const CHANNELS = ["email", "telegram", "push"];
+
+export async function accountView(main) {
+  document.title = "My account — ATP";
+  const { user, roles } = currentSession();
+  const totpBox = h("div", { class: "stack" });
+  const prefsBox = h("div", { class: "stack" });
+  const telegramBox = h("div", { class: "stack" });
+  main.append(h("h1", {}, "My account"),
+    h("section", { class: "card", "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title" }, "Profile"),
+      h("dl", { class: "specs" }, [["Email", user.email], ["Company", user.companyName], ["Account type", user.userType],
+        ["Verification level", user.verificationLevel], ["Roles", (roles || []).join(", ")]].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]))),
+    h("section", { class: "card", "aria-labelledby": "totp-title" }, h("h2", { id: "totp-title" }, "Two-factor authentication"), totpBox),
+    h("section", { class: "card", "aria-labelledby": "prefs-title" }, h("h2", { id: "prefs-title" }, "Notifications"), prefsBox),
+    h("section", { class: "card", "aria-labelledby": "tg-title" }, h("h2", { id: "tg-title" }, "Telegram"), telegramBox));
+
+  // 2FA: the server hands out a secret; it is on once a code from the app is confirmed.
+  const start = h("button", { type: "button", class: "secondary", onclick: async () => {
+    try {
+      const setup = await api("/api/auth/totp/enable", { method: "POST" });
+      const code = h("input", { name: "code", inputmode: "numeric", pattern: "[0-9]{6}", maxlength: 6, autocomplete: "one-time-code", required: true });
+      replace(totpBox, h("p", {}, "Add this key to your authenticator app, then enter the code it shows."),
+        h("p", {}, h("code", {}, setup.secret)), h("p", { class: "small muted" }, setup.otpauthUri),
+        h("form", { class: "row", onsubmit: async (e) => {
+          e.preventDefault();
+          try { await api("/api/auth/totp/confirm", { method: "POST", body: { code: code.value.trim() } }); replace(totpBox, notice("ok", "Two-factor authentication is on.")); }
+          catch (err) { toast(errorText(err)); }
+        } }, field("Code", code), h("button", { type: "submit" }, "Turn on")));
+    } catch (err) { replace(totpBox, notice("bad", errorText(err))); }
+  } }, "Set up an authenticator app");
+  replace(totpBox, h("p", { class: "muted" }, "Ask for a code from your phone at every log in."), start);
+
+  const prefs = await optional("/api/notifications/preferences");
+  if (!prefs.ok) {
+    replace(prefsBox, h("p", { class: "muted" }, "Notification settings are not available on this server yet."));
+  } else {
+    const boxes = [];
+    const rows = prefs.data.preferences.map((p) => h("fieldset", {}, h("legend", {}, p.kind.replaceAll("_", " ").replaceAll(".", ": ")),
+      CHANNELS.map((channel) => {
+        const box = h("input", { type: "checkbox", checked: p.channels.includes(channel), dataset: { kind: p.kind, channel } });
+        boxes.push(box);
+        return h("label", { class: "inline" }, box, channel);
+      })));
+    replace(prefsBox, h("form", { class: "stack", onsubmit: async (e) => {
+      e.preventDefault();
+      const byKind = new Map();
+      for (const box of boxes) {
+        if (!byKind.has(box.dataset.kind)) byKind.set(box.dataset.kind, []);
+        if (box.checked) byKind.get(box.dataset.kind).push(box.dataset.channel);
+      }
+      try {
+        await api("/api/notifications/preferences", { method: "PUT", body: { preferences: [...byKind].map(([kind, channels]) => ({ kind, channels })) } });
+        toast("Notification settings saved.");
+      } catch (err) { toast(errorText(err)); }
+    } }, rows, h("button", { type: "submit" }, "Save")));
+  }
+
+  const linkCode = h("input", { name: "code", maxlength: 6, pattern: "[A-Za-z0-9]{6}", autocomplete: "off", required: true });
+  replace(telegramBox, h("p", { class: "muted" }, "Send /start to the ATP bot; it answers with a 6-character code."),
+    h("form", { class: "row", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const result = await api("/api/telegram/link", { method: "POST", body: { code: linkCode.value.trim() } });
+        toast(result.linked ? "Telegram linked." : "Telegram not linked.");
+      } catch (err) { toast(errorText(err)); }
+    } }, field("Link code", linkCode), h("button", { type: "submit" }, "Link Telegram")));
+  return null;
+}

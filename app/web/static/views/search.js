@@ -1,0 +1,130 @@
+// Buyer search: typo-tolerant search as you type (GET /api/search), filters, facets, saved searches.
+
+import { api, isLoggedIn } from "../api.js";
+import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
+
+const FILTERS = ["manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "country", "sort"];
+const FACETS = "manufacturer,model,year,country";
+
+export function resultCard(listing) {
+  const image = listing.images?.[0];
+  const picture = image?.thumbnailUrl
+    ? h("img", { class: "thumb", src: image.thumbnailUrl, alt: "", loading: "lazy", width: 128, height: 88 })
+    : h("div", { class: "thumb", "aria-hidden": "true" });
+  return h("li", { class: "card result", dataset: { listingId: listing.id } },
+    picture,
+    h("div", {},
+      h("a", { class: "title", href: `/listings/${listing.id}` }, listingName(listing)),
+      h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status)),
+      h("div", { class: "muted small" }, `${listing.tailNumber} · ${listing.hoursTotal.toLocaleString("en-US")} h · ${listing.locationCity}, ${listing.locationCountry}`)));
+}
+
+export async function searchView(main, _params, query) {
+  document.title = "Search aircraft — ATP";
+  const q = h("input", { type: "search", name: "q", id: "q", autocomplete: "off", placeholder: "e.g. cesna 172, citation, G650", value: query.get("q") || "" });
+  const inputs = {
+    manufacturer: h("input", { name: "manufacturer", value: query.get("manufacturer") || "" }),
+    yearMin: h("input", { name: "yearMin", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMin") || "" }),
+    yearMax: h("input", { name: "yearMax", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMax") || "" }),
+    priceMax: h("input", { name: "priceMax", type: "number", inputmode: "numeric", min: 0, step: 1000, value: query.get("priceMax") || "" }),
+    hoursMax: h("input", { name: "hoursMax", type: "number", inputmode: "numeric", min: 0, value: query.get("hoursMax") || "" }),
+    country: h("input", { name: "country", maxlength: 2, placeholder: "US", value: query.get("country") || "" }),
+    sort: h("select", { name: "sort" },
+      [["", "Best match"], ["newest", "Newest"], ["price_asc", "Price: low to high"], ["price_desc", "Price: high to low"], ["year_desc", "Year: newest"], ["hours_asc", "Hours: lowest"]]
+        .map(([value, text]) => h("option", { value, selected: (query.get("sort") || "") === value }, text))),
+  };
+  const summary = h("p", { class: "muted", id: "result-summary", "aria-live": "polite" });
+  const results = h("ul", { class: "results", id: "results", "aria-label": "Search results" });
+  const facets = h("div", { class: "facets", "aria-label": "Refine by" });
+  const message = h("div");
+  const saveButton = h("button", { type: "button", class: "secondary", hidden: !isLoggedIn() }, "Save this search");
+
+  const form = h("form", { class: "stack", role: "search", onsubmit: (e) => { e.preventDefault(); run(); } },
+    h("div", { class: "search-bar" }, field("Search aircraft", q)),
+    h("details", { open: window.matchMedia("(min-width: 48rem)").matches },
+      h("summary", {}, "Filters"),
+      h("div", { class: "filters" },
+        field("Manufacturer", inputs.manufacturer), field("Year from", inputs.yearMin), field("Year to", inputs.yearMax),
+        field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax), field("Country (ISO code)", inputs.country),
+        field("Sort by", inputs.sort))),
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton));
+
+  main.append(h("h1", {}, "Find an aircraft"),
+    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message, summary, results)));
+
+  let controller = null;
+  let shown = null; // the query whose results are on screen: the same query again changes nothing
+  function params() {
+    const out = new URLSearchParams();
+    if (q.value.trim()) out.set("q", q.value.trim());
+    for (const name of FILTERS) {
+      const value = inputs[name].value.trim();
+      if (value) out.set(name, name === "country" ? value.toUpperCase() : value);
+    }
+    return out;
+  }
+
+  async function run() {
+    live.cancel();
+    const search = params();
+    if (search.toString() === shown) return;
+    history.replaceState({}, "", search.toString() ? `/?${search}` : "/");
+    controller?.abort();
+    controller = new AbortController();
+    const request = new URLSearchParams(search);
+    request.set("facets", FACETS);
+    request.set("limit", "20");
+    try {
+      const page = await api(`/api/search?${request}`, { signal: controller.signal });
+      shown = search.toString();
+      replace(message);
+      replace(results, page.items.map(resultCard));
+      summary.textContent = page.items.length
+        ? `${page.estimatedTotal} aircraft${q.value.trim() ? ` for “${q.value.trim()}”` : ""}`
+        : "No aircraft match. Try fewer filters or another spelling.";
+      drawFacets(page.facets || {});
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      shown = null;
+      replace(message, notice("bad", errorText(err)));
+    }
+  }
+
+  function drawFacets(all) {
+    const groups = [["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
+    replace(facets, groups.filter(([name]) => all[name] && Object.keys(all[name]).length).map(([name, title, target]) => {
+      const entries = Object.entries(all[name]).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      return h("div", {}, h("h2", {}, title), h("ul", { class: "facet-list" }, entries.map(([value, count]) => {
+        const pressed = target ? inputs[target].value.toLowerCase() === value.toLowerCase()
+          : inputs.yearMin.value === value && inputs.yearMax.value === value;
+        return h("li", {}, h("button", { type: "button", "aria-pressed": String(pressed), onclick: () => {
+          if (target) inputs[target].value = pressed ? "" : value;
+          else { inputs.yearMin.value = pressed ? "" : value; inputs.yearMax.value = pressed ? "" : value; }
+          run();
+        } }, `${value} (${count})`));
+      })));
+    }));
+  }
+
+  saveButton.addEventListener("click", async () => {
+    const search = params();
+    const saved = {};
+    for (const [key, value] of search) {
+      if (key === "sort") continue;
+      saved[key] = ["yearMin", "yearMax", "hoursMax"].includes(key) ? Number(value) : value;
+    }
+    const name = q.value.trim() || inputs.manufacturer.value.trim() || "My search";
+    try {
+      await api("/api/saved-searches", { method: "POST", body: { name, query: saved } });
+      toast(`Saved “${name}”: new matches and price drops will notify you.`);
+    } catch (err) {
+      toast(errorText(err));
+    }
+  });
+
+  const live = debounce(run, 250);
+  q.addEventListener("input", live);
+  for (const input of Object.values(inputs)) input.addEventListener("change", run);
+  await run();
+  return () => controller?.abort();
+}

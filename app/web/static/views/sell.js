@@ -1,0 +1,146 @@
+// Seller: my listings with stats, create and edit a listing (If-Match on the version), photo upload.
+
+import { api, currentUser, optional } from "../api.js";
+import { realtime } from "../realtime.js";
+import { navigate } from "../router.js";
+import { errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
+
+const FIELDS = [
+  ["manufacturer", "Manufacturer", { required: true }],
+  ["model", "Model", { required: true }],
+  ["yearManufactured", "Year built", { type: "number", min: 1903, max: 2100, required: true }],
+  ["tailNumber", "Tail number", { required: true, placeholder: "N12345" }],
+  ["hoursTotal", "Total hours", { type: "number", min: 0, required: true }],
+  ["price", "Price", { type: "number", min: 1, step: "0.01", required: true }],
+  ["currency", "Currency", { maxlength: 3, value: "USD", required: true }],
+  ["locationCountry", "Country (ISO code)", { maxlength: 2, required: true, placeholder: "US" }],
+  ["locationCity", "City", { required: true }],
+];
+const NUMBERS = new Set(["yearManufactured", "hoursTotal"]);
+
+export async function sellView(main, { id } = {}) {
+  return id ? editView(main, id) : overview(main);
+}
+
+async function overview(main) {
+  document.title = "Sell — ATP";
+  const me = currentUser();
+  const list = h("ul", { class: "results", id: "my-listings" });
+  const message = h("div");
+  main.append(h("h1", {}, "Sell aircraft"), message, listingForm(null, async (body) => {
+    const created = await api("/api/listings", { method: "POST", body });
+    toast(`Listed ${listingName(created)}`);
+    navigate(`/sell/${created.id}`);
+  }), h("h2", {}, "My listings"), list);
+  try {
+    const page = await api(`/api/listings?sellerId=${me.id}&limit=100&status=draft&status=active&status=on_hold&status=under_contract&status=sold&status=suspended&status=expired`);
+    replace(list, page.items.length ? page.items.map((l) => {
+      const stats = h("span", { class: "muted small" });
+      optional(`/api/listings/${l.id}/stats`).then((r) => {
+        if (r.ok) stats.textContent = `${r.data.views} views · ${r.data.activeHold ? "on hold" : "no hold"} · ${r.data.waitlistLength} waiting`;
+      });
+      return h("li", { class: "card" }, h("div", { class: "row" }, h("a", { href: `/sell/${l.id}` }, listingName(l)), statusPill(l.status),
+        h("span", { class: "price" }, money(l.price, l.currency))), stats);
+    }) : h("li", { class: "muted" }, "Nothing listed yet."));
+  } catch (err) {
+    replace(message, notice("bad", errorText(err)));
+  }
+  return null;
+}
+
+function listingForm(listing, onSave) {
+  const inputs = {};
+  const message = h("div", { id: "listing-form-message" });
+  const rows = FIELDS.map(([name, label, attrs]) => {
+    inputs[name] = h("input", { name, id: `f-${name}`, ...attrs, value: listing ? listing[name] : attrs.value || "" });
+    return field(label, inputs[name]);
+  });
+  inputs.description = h("textarea", { name: "description", rows: 4 });
+  inputs.description.value = listing?.description || "";
+  const form = h("form", { class: "stack card", "aria-label": listing ? "Edit listing" : "New listing", onsubmit: async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const [name, input] of Object.entries(inputs)) {
+      const value = input.value.trim();
+      if (!value && name !== "description") continue;
+      body[name] = NUMBERS.has(name) ? Number(value) : ["currency", "locationCountry", "tailNumber"].includes(name) ? value.toUpperCase() : value;
+    }
+    if (listing) for (const key of Object.keys(body)) if (String(listing[key] ?? "") === String(body[key])) delete body[key];
+    try {
+      await onSave(body);
+      replace(message, notice("ok", "Saved."));
+    } catch (err) {
+      replace(message, notice("bad", errorText(err)));
+    }
+  } }, h("h2", {}, listing ? "Details" : "New listing"), h("div", { class: "grid-2" }, rows), field("Description", inputs.description), message,
+  h("button", { type: "submit" }, listing ? "Save changes" : "Publish listing"));
+  return form;
+}
+
+async function editView(main, id) {
+  let listing;
+  try { listing = await api(`/api/listings/${encodeURIComponent(id)}`); }
+  catch (err) { main.append(h("h1", {}, "Listing"), notice("bad", errorText(err))); return null; }
+  document.title = `Edit ${listingName(listing)} — ATP`;
+  const stats = h("p", { class: "counters", id: "listing-stats" });
+  const photos = h("div", { class: "gallery", id: "photos" });
+  const upload = h("input", { type: "file", name: "file", accept: "image/jpeg,image/png,image/webp", multiple: true });
+  const photoMessage = h("div");
+  const heading = h("h1", {}, listingName(listing));
+  const formBox = h("div");
+
+  function drawForm() {
+    replace(formBox, listingForm(listing, async (body) => {
+      if (!Object.keys(body).length) return;
+      listing = await api(`/api/listings/${listing.id}`, { method: "PATCH", body, headers: { "If-Match": String(listing.version) } });
+      heading.textContent = listingName(listing);
+    }));
+  }
+
+  async function drawStats() {
+    const result = await optional(`/api/listings/${listing.id}/stats`);
+    if (!result.ok) { stats.classList.add("hidden"); return; }
+    const s = result.data;
+    replace(stats, h("span", {}, `Views: ${s.views}`), h("span", {}, `Unique viewers: ${s.uniqueViewers}`),
+      h("span", {}, s.activeHold ? "On hold" : "No hold"), h("span", {}, `Waitlist: ${s.waitlistLength}`));
+  }
+
+  async function drawPhotos() {
+    const result = await optional(`/api/listings/${listing.id}/photos`);
+    if (!result.ok) { replace(photos, h("p", { class: "muted" }, "Photo upload is not available on this server yet.")); upload.disabled = true; return; }
+    replace(photos, result.data.items.map((p) => h("figure", {},
+      p.thumbnailUrl ? h("img", { src: p.thumbnailUrl, alt: `Photo ${p.id.slice(0, 8)}`, width: p.width || 320, height: p.height || 240 }) : h("div", { class: "thumb" }),
+      h("figcaption", { class: "small" }, p.status, " ", h("button", { type: "button", class: "secondary", onclick: async () => {
+        try { await api(`/api/listings/${listing.id}/photos/${p.id}`, { method: "DELETE" }); drawPhotos(); } catch (err) { replace(photoMessage, notice("bad", errorText(err))); }
+      } }, "Delete")))));
+  }
+
+  upload.addEventListener("change", async () => {
+    for (const file of upload.files) {
+      const body = new FormData();
+      body.append("file", file);
+      try { await api(`/api/listings/${listing.id}/photos`, { method: "POST", body }); }
+      catch (err) { replace(photoMessage, notice("bad", `${file.name}: ${errorText(err)}`)); }
+    }
+    upload.value = "";
+    drawPhotos();
+  });
+
+  const withdraw = h("button", { type: "button", class: "danger", onclick: async () => {
+    if (!confirm("Withdraw this listing?")) return;
+    try { await api(`/api/listings/${listing.id}`, { method: "DELETE" }); navigate("/sell"); } catch (err) { toast(errorText(err)); }
+  } }, "Withdraw listing");
+
+  main.append(heading, h("p", { class: "row" }, statusPill(listing.status), h("a", { href: `/listings/${listing.id}` }, "View as buyers see it")), stats, formBox,
+    h("section", { class: "card stack", "aria-labelledby": "photos-title" }, h("h2", { id: "photos-title" }, "Photos"), field("Add photos", upload, "JPEG, PNG or WebP; thumbnails appear when processed."), photoMessage, photos),
+    h("p", {}, withdraw));
+  drawForm();
+  await Promise.all([drawStats(), drawPhotos()]);
+  const stop = realtime.subscribe(`listing:${listing.id}`, (frame) => {
+    if (frame.type === "listing.updated" && frame.data.listing) {
+      if ((frame.data.changed || []).includes("photos")) drawPhotos();
+    }
+    if (frame.type.startsWith("hold.")) drawStats();
+  }, { onReset: drawStats });
+  return stop;
+}
