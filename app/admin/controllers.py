@@ -29,7 +29,7 @@ class AdminController(Controller):
     async def list_users(
         self,
         principal: NamedDependency[Principal],
-        status: UserStatus | None = None,
+        status: Annotated[UserStatus | None, QueryParameter()] = None,
         user_type: Annotated[UserType | None, QueryParameter(name="userType")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,

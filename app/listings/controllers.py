@@ -95,7 +95,7 @@ class ListingController(Controller):
             list[ListingStatus] | None, QueryParameter(description="one or more statuses")
         ] = None,
         seller_id: Annotated[uuid.UUID | None, QueryParameter(name="sellerId")] = None,
-        sort: ListingSort = "newest",
+        sort: Annotated[ListingSort, QueryParameter()] = "newest",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Page[ListingRead]:

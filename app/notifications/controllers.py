@@ -67,7 +67,7 @@ class NotificationController(Controller):
     async def list_notifications(
         self,
         principal: NamedDependency[Principal],
-        unread: bool | None = None,
+        unread: Annotated[bool | None, QueryParameter()] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[NotificationRead]:
@@ -182,7 +182,7 @@ class DeadLetterController(Controller):
     async def list_dead_letters(
         self,
         principal: NamedDependency[Principal],
-        source: Literal["webhook", "notification"] | None = None,
+        source: Annotated[Literal["webhook", "notification"] | None, QueryParameter()] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[DeadLetterRead]:

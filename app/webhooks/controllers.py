@@ -82,7 +82,7 @@ class WebhookController(Controller):
         self,
         principal: NamedDependency[Principal],
         endpoint_id: FromPath[uuid.UUID],
-        status: DeliveryStatus | None = None,
+        status: Annotated[DeliveryStatus | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Page[DeliveryRead]:
