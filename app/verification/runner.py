@@ -25,7 +25,7 @@ from app.verification.checks import CheckContext, Outcome, registered
 from app.verification.config import VerificationConfig
 from app.verification.jobs import CheckJob, enqueue_checks, queue
 from app.verification.sanctions import IndexCache
-from app.verification.service import _channels, apply_approval, change_status
+from app.verification.service import apply_approval, case_channels, change_status
 from app.verification.state import CheckResult, Severity, Status
 from app.verification.storage import DocumentStorage, StorageError
 
@@ -86,7 +86,7 @@ async def claim(case_id: uuid.UUID, check: str, round_: int) -> tuple[int, Any] 
             VerificationProgress(
                 verification_id=case_id, check=check, percent=await _progress(uow.conn, case_id)
             ),
-            _channels(case_id, case["subject_id"]),
+            await case_channels(uow.conn, case_id, case["subject_id"]),
         )
         return attempt, case
 
@@ -119,7 +119,7 @@ async def complete(
             VerificationProgress(
                 verification_id=case_id, check=check, percent=await _progress(uow.conn, case_id)
             ),
-            _channels(case_id, case["subject_id"]),
+            await case_channels(uow.conn, case_id, case["subject_id"]),
         )
         await _decide_if_done(uow, case, round_)
     return True

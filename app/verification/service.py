@@ -68,8 +68,20 @@ class ListingNotFound(AppError):
     status, code, title = 422, "listing_not_found", "No listing of yours has this tail number"
 
 
-def _channels(case_id: uuid.UUID, subject_id: uuid.UUID) -> list[str]:
-    return [channels.verification(case_id), channels.user(subject_id)]
+async def case_channels(conn, case_id: uuid.UUID, subject_id: uuid.UUID) -> list[str]:
+    """Who follows a case live: its channel, its subject, and the brokers who reserved the subject.
+
+    A broker with an active customer reservation works for that buyer; their dashboard shows the
+    client's verification as it progresses (issue 8).
+    """
+    brokers = await conn.fetch(
+        "SELECT DISTINCT broker FROM customer_reservations WHERE buyer = $1 AND status = 'active'", subject_id
+    )
+    return [
+        channels.verification(case_id),
+        channels.user(subject_id),
+        *(channels.user(row["broker"]) for row in brokers),
+    ]
 
 
 async def change_status(
@@ -99,7 +111,7 @@ async def change_status(
         VerificationStatusChanged(
             verification_id=case["id"], previous_status=case["status"], status=target.value
         ),
-        _channels(case["id"], case["subject_id"]),
+        await case_channels(uow.conn, case["id"], case["subject_id"]),
     )
     return row
 

@@ -78,6 +78,9 @@ async def test_app_boots_without_console_errors_and_logs_in(people):
     await page.get_by_role("heading", name="My account").wait_for()
     await page.get_by_role("button", name="Set up an authenticator app").wait_for()
     await page.locator("fieldset input[type='checkbox']").first.wait_for()
+    # Web push: the service worker is running, so this device can be subscribed.
+    await page.get_by_role("heading", name="Notifications on this device").wait_for()
+    await page.get_by_role("button", name="Turn on for this device").wait_for()
     assert not errors, errors
 
 

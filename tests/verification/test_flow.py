@@ -298,3 +298,51 @@ async def test_a_person_without_a_name_cannot_pass_screening(client, accounts, w
     status = await wait_for_status(client, user, case_id, FINAL)
     assert status["status"] == "rejected"
     assert [i["type"] for i in status["issues"]] == ["profile_incomplete"]
+
+
+async def test_the_buyers_broker_follows_the_clients_verification_live(app, client, accounts, worker, relay):
+    seller = await accounts.create("seller", 1)
+    broker = await accounts.create("broker", 1)
+    rival = await accounts.create("broker", 1)
+    buyer = await named_user(accounts, "buyer", "Petra", "Plain")
+    listing = await client.post(
+        "/api/listings",
+        json={
+            "manufacturer": "Piper",
+            "model": "PA-28 Archer",
+            "yearManufactured": 2008,
+            "tailNumber": f"N{uuid.uuid4().int % 90000 + 10000}",
+            "hoursTotal": 3100,
+            "price": "219000.00",
+            "currency": "USD",
+            "locationCountry": "US",
+            "locationCity": "Vero Beach",
+        },
+        headers=seller["headers"],
+    )
+    assert listing.status_code == 201, listing.text
+    reserved = await client.post(
+        "/api/reservations",
+        json={"buyerId": buyer["id"], "listingId": listing.json()["id"]},
+        headers=broker["headers"],
+    )
+    assert reserved.status_code == 201, reserved.text
+
+    watching = await _subscribe(app, client, broker, f"user:{broker['id']}")
+    other = await _subscribe(app, client, rival, f"user:{rival['id']}")
+    case_id = await open_case(client, buyer, {"verificationType": "individual"}, {"id_document": pdf_bytes()})
+    assert (
+        await client.post(f"/api/verification/{case_id}/submit", headers=buyer["headers"])
+    ).status_code == 202
+
+    statuses = []
+    while not statuses or statuses[-1] not in FINAL:
+        frame = await watching.receive(wait_s=20)
+        if frame.get("type") == "verification.status_changed":
+            assert frame["data"]["verificationId"] == case_id
+            statuses.append(frame["data"]["status"])
+    assert statuses[0] == "auto_check" and statuses[-1] in FINAL
+    # A broker who does not work for this buyer hears nothing of it.
+    assert await other.ask({"op": "ping"}) == {"op": "pong"}
+    await watching.close()
+    await other.close()

@@ -98,3 +98,27 @@ async function navigation(request) {
     return (await caches.match("/offline.html")) || new Response("Offline", { status: 503 });
   }
 }
+
+// Web push (notifications for a user with no page open): the server sends {id, kind, title, body, link}.
+self.addEventListener("push", (event) => {
+  let message = {};
+  try { message = event.data ? event.data.json() : {}; } catch { message = { title: event.data?.text() }; }
+  event.waitUntil(self.registration.showNotification(message.title || "ATP", {
+    body: message.body || "",
+    tag: message.id || undefined,
+    icon: "/static/icons/icon-192.png",
+    data: { link: message.link || "/notifications" },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL(event.notification.data?.link || "/", self.location.origin);
+  if (target.origin !== self.location.origin) return;  // only ever open our own pages
+  event.waitUntil((async () => {
+    for (const client of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
+      if ("focus" in client) { await client.focus(); client.navigate?.(target.href); return; }
+    }
+    await self.clients.openWindow(target.href);
+  })());
+});

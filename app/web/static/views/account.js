@@ -11,13 +11,15 @@ export async function accountView(main) {
   const totpBox = h("div", { class: "stack" });
   const prefsBox = h("div", { class: "stack" });
   const telegramBox = h("div", { class: "stack" });
+  const pushBox = h("div", { class: "stack" });
   main.append(h("h1", {}, "My account"),
     h("section", { class: "card", "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title" }, "Profile"),
       h("dl", { class: "specs" }, [["Email", user.email], ["Company", user.companyName], ["Account type", user.userType],
         ["Verification level", user.verificationLevel], ["Roles", (roles || []).join(", ")]].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]))),
     h("section", { class: "card", "aria-labelledby": "totp-title" }, h("h2", { id: "totp-title" }, "Two-factor authentication"), totpBox),
     h("section", { class: "card", "aria-labelledby": "prefs-title" }, h("h2", { id: "prefs-title" }, "Notifications"), prefsBox),
-    h("section", { class: "card", "aria-labelledby": "tg-title" }, h("h2", { id: "tg-title" }, "Telegram"), telegramBox));
+    h("section", { class: "card", "aria-labelledby": "tg-title" }, h("h2", { id: "tg-title" }, "Telegram"), telegramBox),
+    h("section", { class: "card", "aria-labelledby": "push-title" }, h("h2", { id: "push-title" }, "Notifications on this device"), pushBox));
 
   // 2FA: the server hands out a secret; it is on once a code from the app is confirmed.
   const start = h("button", { type: "button", class: "secondary", onclick: async () => {
@@ -69,5 +71,53 @@ export async function accountView(main) {
         toast(result.linked ? "Telegram linked." : "Telegram not linked.");
       } catch (err) { toast(errorText(err)); }
     } }, field("Link code", linkCode), h("button", { type: "submit" }, "Link Telegram")));
+
+  pushSettings(pushBox).catch((err) => replace(pushBox, notice("bad", errorText(err))));
   return null;
+}
+
+// Web push: this browser subscribes with the server's VAPID key; the push service then wakes the
+// service worker (sw.js) even when no ATP page is open.
+async function pushSettings(box) {
+  const key = await optional("/api/push/vapid-public-key");
+  if (!key.ok || !("serviceWorker" in navigator) || !("PushManager" in window)) {
+    replace(box, h("p", { class: "muted" }, "This browser cannot receive push notifications from ATP."));
+    return;
+  }
+  // `ready` never settles when the service worker could not be registered (e.g. blocked by policy).
+  const registration = await Promise.race([navigator.serviceWorker.ready, new Promise((r) => setTimeout(r, 5000, null))]);
+  if (!registration) {
+    replace(box, h("p", { class: "muted" }, "Push notifications need the offline app (service worker), which is not running."));
+    return;
+  }
+  const render = async () => {
+    const current = await registration.pushManager.getSubscription();
+    const toggle = h("button", { type: "button", class: current ? "secondary" : "", onclick: async () => {
+      try {
+        if (current) {
+          await api(`/api/push/subscriptions?endpoint=${encodeURIComponent(current.endpoint)}`, { method: "DELETE" });
+          await current.unsubscribe();
+          toast("Push notifications are off on this device.");
+        } else {
+          if ((await Notification.requestPermission()) !== "granted") { toast("Notifications are blocked for this site."); return; }
+          const subscription = await registration.pushManager.subscribe({
+            userVisibleOnly: true, applicationServerKey: base64UrlBytes(key.data.publicKey),
+          });
+          const { endpoint, keys } = subscription.toJSON();
+          await api("/api/push/subscriptions", { method: "POST", body: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } });
+          toast("Push notifications are on for this device.");
+        }
+      } catch (err) { toast(errorText(err)); }
+      await render();
+    } }, current ? "Turn off on this device" : "Turn on for this device");
+    replace(box, h("p", { class: "muted" }, current
+      ? "This device receives ATP notifications while you are away."
+      : "Get alerts (price drops, holds, verification) on this device while ATP is closed."), toggle);
+  };
+  await render();
+}
+
+function base64UrlBytes(text) {
+  const raw = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
