@@ -1,8 +1,8 @@
-"""Outbox consumers that keep their own position: lock it, read settled events after it, save it.
+"""Outbox consumers that keep their own position: lock it, read committed events after it, save it.
 
 Positions come from a sequence, so a transaction that took a lower position may commit after one that
-took a higher: a reader that skipped past it would lose its event. A gap in the positions read is
-therefore waited for, up to `settle_s`; after that it is taken to be a rolled-back transaction.
+took a higher: a reader that skipped past it would lose its event. Readers therefore stop at the
+committed bound (see `committed_bound`), below which no position can still appear.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 import asyncpg
+
+from app.core.db import OUTBOX_FENCE_KEY
 
 _TABLE = re.compile(r"^[a-z_]{1,63}$")
 
@@ -41,25 +43,36 @@ async def save_position(conn: asyncpg.Connection, table: str, name: str, positio
     )
 
 
-async def settled_events(
-    conn: asyncpg.Connection, after: int, *, limit: int = 500, settle_s: float = 2.0
+async def committed_bound(conn: asyncpg.Connection) -> int:
+    """The highest outbox position that is final: every row at or below it is committed or never will be.
+
+    Writers hold the outbox fence (shared) from before their rows take positions until they end;
+    taking it exclusively waits out the few in flight (the outbox is written just before COMMIT), and
+    the position sequence read meanwhile bounds every position already handed out. A lower position
+    can never appear later, so a reader that stops at the bound skips only rolled-back gaps.
+    """
+    await conn.execute("SELECT pg_advisory_lock($1)", OUTBOX_FENCE_KEY)
+    try:
+        return await conn.fetchval(
+            "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox_events', 'position')), 0)"
+        )
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", OUTBOX_FENCE_KEY)
+
+
+async def committed_events(
+    conn: asyncpg.Connection, after: int, *, limit: int = 500
 ) -> tuple[list[Any], int]:
-    """Outbox rows after `after` in position order, stopping before a gap younger than `settle_s`,
-    and the position read up to. Rows come back whole (every channel and type)."""
+    """Outbox rows after `after` in position order, up to the committed bound, and the position
+    read up to (the bound itself once everything below it was returned). Rows come back whole."""
+    bound = await committed_bound(conn)
     rows = await conn.fetch(
-        """SELECT position, event_id, channel, event_type, payload, occurred_at,
-                  occurred_at <= now() - make_interval(secs => $3) AS settled
-           FROM outbox_events WHERE position > $1 ORDER BY position LIMIT $2""",
+        """SELECT position, event_id, channel, event_type, payload, occurred_at
+           FROM outbox_events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3""",
         after,
+        bound,
         limit,
-        settle_s,
     )
-    taken: list[Any] = []
-    expected = after + 1
-    for row in rows:
-        # A missing position before a young row may belong to a transaction still committing.
-        if row["position"] != expected and not row["settled"]:
-            break
-        taken.append(row)
-        expected = row["position"] + 1
-    return taken, (taken[-1]["position"] if taken else after)
+    if len(rows) == limit:
+        return list(rows), rows[-1]["position"]
+    return list(rows), max(bound, after)

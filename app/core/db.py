@@ -16,9 +16,21 @@ from db.piccolo_conf import DB
 
 OUTBOX_NOTIFY_CHANNEL = "atp_outbox"
 
-_INSERT_OUTBOX = """
-INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])
+# Every transaction that writes outbox rows holds this advisory lock (shared) from before its rows
+# take their positions until it ends. Outbox consumers take it exclusively for an instant to learn
+# which positions are final (app/core/consumers.py `committed_bound`).
+OUTBOX_FENCE_KEY = 0x61_74_70_6F  # "atpo"
+
+# The fence, the rows and the relay's wake-up in one round trip; the NOTIFY is delivered only if the
+# transaction commits. `$6` turns off the commit's disk flush for this transaction only.
+_INSERT_OUTBOX = f"""
+WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({OUTBOX_FENCE_KEY})),
+inserted AS (
+    INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at)
+    SELECT e.* FROM fence, unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS e
+)
+SELECT pg_notify('{OUTBOX_NOTIFY_CHANNEL}', ''),
+       CASE WHEN $6::bool THEN set_config('synchronous_commit', 'off', true) END
 """
 
 
@@ -67,6 +79,9 @@ class UnitOfWork:
         self._transaction: Any = None
         self._events: list[PendingEvent] = []
         self.conn: asyncpg.Connection
+        # False for a transaction whose loss in a database crash costs nothing (it writes only a
+        # courtesy notice): its commit then returns without waiting for the WAL flush.
+        self.durable = True
 
     async def __aenter__(self) -> UnitOfWork:
         self._transaction = DB.transaction()
@@ -104,8 +119,8 @@ class UnitOfWork:
             [e.event_type for e in events],
             [e.payload_json for e in events],
             [e.occurred_at for e in events],
+            not self.durable,
         )
-        await self.conn.execute(f"NOTIFY {OUTBOX_NOTIFY_CHANNEL}")
         self._events = []
 
 

@@ -30,7 +30,6 @@ LEASE_S = 120.0
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     retry_schedule: tuple[float, ...]
-    settle_s: float
     public_url: str
     email_enabled: bool
 
@@ -38,7 +37,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     def from_settings(cls, settings: Settings) -> Config:
         return cls(
             retry_schedule=settings.notify_retry_schedule,
-            settle_s=settings.event_settle_s,
             public_url=settings.public_url,
             email_enabled=bool(settings.smtp_host),
         )
@@ -57,7 +55,7 @@ async def consume_events(redis: Redis, config: Config, *, limit: int = 500) -> t
         after = await consumers.read_position(conn, CURSOR_TABLE, CURSOR, skip_locked=True)
         if after is None:  # another pump is reading right now
             return -1, []
-        rows, position = await consumers.settled_events(conn, after, limit=limit, settle_s=config.settle_s)
+        rows, position = await consumers.committed_events(conn, after, limit=limit)
         if position == after:
             return 0, []
         wanted: list[tuple[uuid.UUID, _Created]] = []

@@ -20,28 +20,27 @@ async def save_position(conn, name: str, position: int) -> None:
     await consumers.save_position(conn, "search_cursors", name, position)
 
 
-async def changed_listings(
-    conn, after: int, *, limit: int = 500, settle_s: float = 2.0
-) -> tuple[list[Any], int]:
+async def changed_listings(conn, after: int, *, limit: int = 500) -> tuple[list[Any], int]:
     """Listing rows changed by events after `after`, and the position read up to.
 
-    Rows younger than `settle_s` wait for the next run: a transaction that took a lower position
-    may still be committing, and skipping past it would lose its event.
+    Only positions at or below the committed bound are read: a transaction that took a lower
+    position may still be committing, and skipping past it would lose its event.
     """
+    bound = await consumers.committed_bound(conn)
     events = await conn.fetch(
         """SELECT position, payload ->> 'listingId' AS listing_id FROM outbox_events
-           WHERE channel = $1 AND position > $2 AND event_type = ANY($3::text[])
-             AND occurred_at <= now() - make_interval(secs => $4)
+           WHERE channel = $1 AND position > $2 AND position <= $3 AND event_type = ANY($4::text[])
            ORDER BY position LIMIT $5""",
         channels.listings_feed(),
         after,
+        bound,
         list(LISTING_EVENTS),
-        settle_s,
         limit,
     )
+    read_to = events[-1]["position"] if len(events) == limit else max(bound, after)
     if not events:
-        return [], after
+        return [], read_to
     ids = list(dict.fromkeys(uuid.UUID(e["listing_id"]) for e in events if e["listing_id"]))
     # The current row, not the event's snapshot: whatever order events arrive in, the newest wins.
     rows = await conn.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
-    return list(rows), events[-1]["position"]
+    return list(rows), read_to

@@ -102,14 +102,14 @@ def to_search_query(saved: SavedQuery, listing_ids: list[uuid.UUID]) -> SearchQu
     )
 
 
-async def evaluate_saved_searches(*, settle_s: float = 2.0, batch: int = 500) -> dict[str, int]:
+async def evaluate_saved_searches(*, batch: int = 500) -> dict[str, int]:
     """Read listing events since the last run; alert each saved search's owner about new matches
     and price drops. Position, match rows, notifications and their events commit together."""
     backend = PostgresSearch()  # always PostgreSQL: it sees the committed row, never a lagging index
     sent = {"events_read": 0, "new_match": 0, "price_drop": 0}
     async with UnitOfWork() as uow:
         after = await feed.read_position(uow.conn, CURSOR)
-        rows, position = await feed.changed_listings(uow.conn, after, limit=batch, settle_s=settle_s)
+        rows, position = await feed.changed_listings(uow.conn, after, limit=batch)
         if position == after:
             return sent
         sent["events_read"] = position - after

@@ -32,7 +32,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     retry_schedule: tuple[float, ...]
     timeout_s: float
     allow_hosts: tuple[str, ...]
-    settle_s: float
     lease_s: float = 60.0
     # One job sends for at most this long, then frees its worker slot; the pump re-queues it within 0.1 s.
     batch_s: float = 2.0
@@ -43,7 +42,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             retry_schedule=settings.webhook_retry_schedule,
             timeout_s=settings.webhook_timeout_s,
             allow_hosts=settings.webhook_allow_hosts,
-            settle_s=settings.event_settle_s,
         )
 
     @property
@@ -74,9 +72,7 @@ async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[
         after = await consumers.read_position(uow.conn, CURSOR_TABLE, CURSOR, skip_locked=True)
         if after is None:  # another pump is reading right now
             return -1, touched
-        rows, position = await consumers.settled_events(
-            uow.conn, after, limit=limit, settle_s=config.settle_s
-        )
+        rows, position = await consumers.committed_events(uow.conn, after, limit=limit)
         if position == after:
             return 0, touched
         relevant = [(r, a) for r in rows if (a := _audience(r["channel"])) is not None]

@@ -90,7 +90,6 @@ def notify_settings(app, mailbox, bot_api):
         telegram_api_base=f"http://127.0.0.1:{bot_api.port}",
         notify_retry_schedule=(1.0, 1.0),
         webhook_allow_hosts=("127.0.0.1",),
-        event_settle_s=0.3,
         public_url="https://atp.example",
     )
 

@@ -125,14 +125,14 @@ async def test_anonymous_cannot_save(client):
 
 async def test_alerts_through_a_worker(client, buyer, seller):
     # Start from a clean position: earlier tests' listing events are not this buyer's business.
-    await run_job("evaluate_saved_searches", settle_s=0.0)
+    await run_job("evaluate_saved_searches")
     response = await client.post("/api/saved-searches", json=SAVED, headers=buyer["headers"])
     assert response.status_code == 201
 
     tail = f"TF{uuid.uuid4().hex[:4].upper()}"
     listing = await list_aircraft(client, seller, "4500000.00", tail)
     await list_aircraft(client, seller, "6500000.00", f"TF{uuid.uuid4().hex[:4].upper()}")  # too dear
-    await run_job("evaluate_saved_searches", settle_s=0.0)
+    await run_job("evaluate_saved_searches")
     got = await notifications(buyer["id"])
     assert [n["kind"] for n in got] == ["saved_search.new_match"]
     events = await notification_events(buyer["id"])
@@ -145,10 +145,10 @@ async def test_alerts_through_a_worker(client, buyer, seller):
         assert response.status_code == 200, response.text
 
     await reprice("4200000.00")
-    await run_job("evaluate_saved_searches", settle_s=0.0)
+    await run_job("evaluate_saved_searches")
     await reprice("4300000.00")  # up again: still above what the buyer was told, no alert
-    await run_job("evaluate_saved_searches", settle_s=0.0)
-    await run_job("evaluate_saved_searches", settle_s=0.0)  # nothing new: no duplicate
+    await run_job("evaluate_saved_searches")
+    await run_job("evaluate_saved_searches")  # nothing new: no duplicate
     got = await notifications(buyer["id"])
     assert [n["kind"] for n in got] == ["saved_search.new_match", "saved_search.price_drop"]
     assert len(await notification_events(buyer["id"])) == 2
@@ -156,7 +156,7 @@ async def test_alerts_through_a_worker(client, buyer, seller):
 
 @pytest.mark.skipif(bool(os.environ.get("MEILI_URL")), reason="MEILI_URL is set: the job indexes")
 async def test_index_job_is_a_noop_on_postgres():
-    assert await run_job("index_listing_events", settle_s=0.0) == {"indexed": 0}
+    assert await run_job("index_listing_events") == {"indexed": 0}
 
 
 async def test_reindex_on_postgres_rebuilds_concurrently(database_url):

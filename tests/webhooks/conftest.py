@@ -16,7 +16,6 @@ def test_settings(app):
         webhook_allow_hosts=("127.0.0.1",),
         webhook_retry_schedule=(1.0, 2.0, 4.0),
         webhook_timeout_s=2.0,
-        event_settle_s=0.5,
     )
 
 

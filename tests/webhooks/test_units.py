@@ -3,6 +3,7 @@ implementation), and the outbox reader's gap rule against a real uncommitted tra
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -84,23 +85,40 @@ def test_signatures_verify_with_the_reference_implementation_during_rotation():
         Webhook(signing.generate_secret()).verify(body, headers)
 
 
-async def test_reader_waits_on_a_gap_until_it_settles(client):
+async def test_reader_waits_for_a_writer_in_flight_and_never_skips_it(client):
+    """A transaction holding a lower position commits after a higher one: readers wait, never skip."""
     from app.core import consumers, db
+    from app.core.db import _INSERT_OUTBOX  # the statement every unit of work commits its events with
+
+    def event() -> tuple:
+        return [uuid.uuid4()], ["test:gap"], ["test.gap"], ["{}"], [datetime.now(UTC)], False
+
+    def gap_rows(rows) -> list[int]:
+        return [r["position"] for r in rows if r["channel"] == "test:gap"]
 
     pool = db.engine().pool
-    insert = """INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at)
-                VALUES ($1, 'test:gap', 'test.gap', '{}', now()) RETURNING position"""
-    async with pool.acquire() as holder, pool.acquire() as other:
-        before = await other.fetchval("SELECT coalesce(max(position), 0) FROM outbox_events")
-        tx = holder.transaction()
-        await tx.start()
-        try:
-            held = await holder.fetchval(insert, uuid.uuid4())  # taken, not yet committed
-            later = await other.fetchval(insert, uuid.uuid4())
-            assert later > held > before
-            rows, position = await consumers.settled_events(other, held - 1, settle_s=60)
-            assert rows == [] and position == held - 1
-            rows, position = await consumers.settled_events(other, held - 1, settle_s=0)
-            assert [r["position"] for r in rows] == [later] and position == later
-        finally:
-            await tx.rollback()
+    async with pool.acquire() as holder, pool.acquire() as other, pool.acquire() as reader:
+        for outcome in ("commit", "rollback"):
+            tx = holder.transaction()
+            await tx.start()
+            try:
+                await holder.execute(_INSERT_OUTBOX, *event())  # position taken, not yet committed
+                held = await holder.fetchval(
+                    "SELECT max(position) FROM outbox_events WHERE channel = 'test:gap'"
+                )
+                await other.execute(_INSERT_OUTBOX, *event())  # a higher position, committed at once
+                later = await other.fetchval(
+                    "SELECT max(position) FROM outbox_events WHERE channel = 'test:gap'"
+                )
+                assert later > held
+                reading = asyncio.create_task(consumers.committed_events(reader, held - 1))
+                await asyncio.sleep(0.3)
+                assert not reading.done()  # it waits for the writer in flight instead of reading past it
+            finally:
+                await (tx.commit() if outcome == "commit" else tx.rollback())
+            rows, position = await asyncio.wait_for(reading, 5)
+            if outcome == "commit":
+                assert gap_rows(rows) == [held, later]
+            else:  # a rolled-back position is a permanent gap: read past it
+                assert gap_rows(rows) == [later]
+            assert position >= later
