@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import msgspec
 from msgspec import UNSET
@@ -16,38 +15,30 @@ from app.auth.principal import Principal
 from app.core import audit, db
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, ValidationFailed
-from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, decode_cursor, encode_cursor, keyset_page
 
 
 async def list_users(
     principal: Principal, *, status: str | None, user_type: str | None, limit: int, cursor: str | None
 ) -> Page[UserRead]:
     principal.require("admin:users")
-    where, args = ["true"], []
+    filters, args = [], []
     if status:
         args.append(status)
-        where.append(f"status = ${len(args)}")
+        filters.append(f"status = ${len(args)}")
     if user_type:
         args.append(user_type)
-        where.append(f"user_type = ${len(args)}")
-    after = decode_cursor(cursor, 2)
-    if after:
-        try:
-            args.extend([datetime.fromisoformat(after[0]), uuid.UUID(after[1])])
-        except (TypeError, ValueError):
-            raise ValidationFailed("cursor is not valid") from None
-        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit + 1)
-    rows = await db.fetch(
-        f"SELECT {USER_COLUMNS} FROM users WHERE {' AND '.join(where)} "
-        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
-        *args,
+        filters.append(f"user_type = ${len(args)}")
+    return await keyset_page(
+        "users",
+        columns=USER_COLUMNS,
+        filters=filters,
+        args=args,
+        key="created_at",
+        limit=limit,
+        cursor=cursor,
+        read=user_read,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1]["created_at"].isoformat(), str(rows[-1]["id"])])
-    return Page(items=[user_read(r) for r in rows], next_cursor=next_cursor)
 
 
 async def update_user(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from app.core import db
 from app.core.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -38,5 +42,47 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
             "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
         ) from None
     if not isinstance(values, list) or len(values) != size:
-        raise ValidationFailed("cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}])
+        raise _invalid_cursor()
     return values
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed("cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}])
+
+
+async def keyset_page(
+    table: str,
+    *,
+    filters: Sequence[str],
+    args: Sequence[Any],
+    key: str,
+    limit: int,
+    cursor: str | None,
+    read: Callable[[Any], T],
+    descending: bool = True,
+    columns: str = "*",
+) -> Page[T]:
+    """One page of `table` rows matching every filter, ordered by (`key`, id), newest first unless
+    `descending` is False. Filters refer to `args` as $1..$n; `key` is a timestamp column, and the
+    cursor carries the last row's (key, id). Table, columns and key are our identifiers, never input.
+    """
+    where, bound = [*filters] or ["true"], [*args]
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            bound += [datetime.fromisoformat(after[0]), uuid.UUID(after[1])]
+        except (TypeError, ValueError):
+            raise _invalid_cursor() from None
+        where.append(f"({key}, id) {'<' if descending else '>'} (${len(bound) - 1}, ${len(bound)})")
+    bound.append(limit + 1)
+    order = "DESC" if descending else "ASC"
+    rows = await db.fetch(
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {key} {order}, id {order} LIMIT ${len(bound)}",
+        *bound,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1][key].isoformat(), str(rows[-1]["id"])])
+    return Page(items=[read(r) for r in rows], next_cursor=next_cursor)

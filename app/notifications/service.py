@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -11,8 +10,8 @@ import msgspec
 from app.auth.principal import Principal
 from app.core import db
 from app.core.db import UnitOfWork
-from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.errors import NotFound
+from app.core.pagination import Page, keyset_page
 from app.events import NotificationCreated
 from app.notifications.schemas import NotificationRead
 from realtime import channels
@@ -70,32 +69,21 @@ async def list_notifications(
     principal: Principal, *, unread: bool | None, limit: int, cursor: str | None
 ) -> Page[NotificationRead]:
     """The caller's notifications, newest first; `unread=True` only those not read yet."""
-    after = decode_cursor(cursor, 2)
-    args: list[Any] = [principal.user_id, limit + 1]
-    where = "user_id = $1"
+    filters = ["user_id = $1"]
     if unread is True:
-        where += " AND read_at IS NULL"
+        filters.append("read_at IS NULL")
     elif unread is False:
-        where += " AND read_at IS NOT NULL"
-    if after is not None:
-        try:
-            created_at, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (TypeError, ValueError):
-            raise ValidationFailed(
-                "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
-            ) from None
-        args += [created_at, last_id]
-        where += " AND (created_at, id) < ($3, $4)"
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM notifications WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $2",
-        *args,
+        filters.append("read_at IS NOT NULL")
+    return await keyset_page(
+        "notifications",
+        columns=_COLUMNS,
+        filters=filters,
+        args=[principal.user_id],
+        key="created_at",
+        limit=limit,
+        cursor=cursor,
+        read=_read,
     )
-    items = [_read(r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])])
-    return Page(items=items, next_cursor=next_cursor)
 
 
 async def unread_count(principal: Principal) -> int:

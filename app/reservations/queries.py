@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
 from app.auth.principal import Principal
 from app.core import db
-from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.errors import NotFound
+from app.core.pagination import Page, keyset_page
 from app.reservations.schemas import HoldRead, HoldStatus, WaitlistMe, hold_read
 
 # Entry ids are handed out in arrival order (see service.join_waitlist), so counting ids up to mine is my place.
@@ -27,32 +25,19 @@ async def list_my_holds(
     principal: Principal, *, status: HoldStatus | None, limit: int, cursor: str | None
 ) -> Page[HoldRead]:
     """The caller's holds, newest first, keyset-paginated."""
-    where = ["buyer = $1"]
-    args: list[Any] = [principal.user_id]
+    filters, args = ["buyer = $1"], [principal.user_id]
     if status is not None:
         args.append(status)
-        where.append(f"status = ${len(args)}")
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            placed_at, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (TypeError, ValueError):
-            raise ValidationFailed(
-                "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
-            ) from None
-        args += [placed_at, last_id]
-        where.append(f"(placed_at, id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit + 1)
-    rows = await db.fetch(
-        f"SELECT * FROM listing_holds WHERE {' AND '.join(where)} ORDER BY placed_at DESC, id DESC"
-        f" LIMIT ${len(args)}",
-        *args,
+        filters.append(f"status = ${len(args)}")
+    return await keyset_page(
+        "listing_holds",
+        filters=filters,
+        args=args,
+        key="placed_at",
+        limit=limit,
+        cursor=cursor,
+        read=hold_read,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1]["placed_at"].isoformat(), str(rows[-1]["id"])])
-    return Page(items=[hold_read(r) for r in rows], next_cursor=next_cursor)
 
 
 async def my_waitlist_place(principal: Principal, listing_id: uuid.UUID) -> WaitlistMe:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from app.auth.principal import Principal
 from app.core import db
-from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.errors import NotFound
+from app.core.pagination import Page, keyset_page
 from app.verification import state
 from app.verification.schemas import (
     CheckRead,
@@ -130,34 +129,23 @@ async def list_cases(
     """The caller's own cases, most recently changed first; or (admins) the queue, waiting longest first."""
     if not mine:
         principal.require("verification:review")
-    where, args = ["true"], []
+    filters, args = [], []
     if mine:
         args.append(principal.user_id)
-        where.append(f"subject_id = ${len(args)}")
+        filters.append(f"subject_id = ${len(args)}")
     if status_filter:
         args.append(status_filter)
-        where.append(f"status = ${len(args)}")
-    after = decode_cursor(cursor, 2)
-    if after:
-        try:
-            args += [datetime.fromisoformat(after[0]), uuid.UUID(after[1])]
-        except (TypeError, ValueError):
-            raise ValidationFailed(
-                "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
-            ) from None
-        where.append(f"(updated_at, id) {'<' if mine else '>'} (${len(args) - 1}, ${len(args)})")
-    args.append(limit + 1)
-    order = "DESC" if mine else "ASC"
-    rows = await db.fetch(
-        f"SELECT * FROM verification_cases WHERE {' AND '.join(where)} "
-        f"ORDER BY updated_at {order}, id {order} LIMIT ${len(args)}",
-        *args,
+        filters.append(f"status = ${len(args)}")
+    return await keyset_page(
+        "verification_cases",
+        filters=filters,
+        args=args,
+        key="updated_at",
+        limit=limit,
+        cursor=cursor,
+        read=_summary,
+        descending=mine,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1]["updated_at"].isoformat(), str(rows[-1]["id"])])
-    return Page(items=[_summary(r) for r in rows], next_cursor=next_cursor)
 
 
 class SubjectLookup:

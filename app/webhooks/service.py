@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from app.auth.principal import Principal
 from app.core import db, outbound
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, keyset_page
 from app.settings import Settings
 from app.webhooks import signing
 from app.webhooks.schemas import (
@@ -207,31 +206,20 @@ async def list_deliveries(
 ) -> Page[DeliveryRead]:
     """The endpoint's delivery log, newest first."""
     await get_endpoint(principal, endpoint_id)
-    after = decode_cursor(cursor, 2)
-    args: list[Any] = [endpoint_id, limit + 1]
-    where = "endpoint_id = $1"
+    filters, args = ["endpoint_id = $1"], [endpoint_id]
     if status is not None:
         args.append(status)
-        where += f" AND status = ${len(args)}"
-    if after is not None:
-        try:
-            created_at, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (TypeError, ValueError):
-            raise ValidationFailed(
-                "cursor is not valid", errors=[{"field": "cursor", "message": "invalid"}]
-            ) from None
-        args += [created_at, last_id]
-        where += f" AND (created_at, id) < (${len(args) - 1}, ${len(args)})"
-    rows = await db.fetch(
-        f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $2",
-        *args,
+        filters.append(f"status = ${len(args)}")
+    return await keyset_page(
+        "webhook_deliveries",
+        columns=_DELIVERY,
+        filters=filters,
+        args=args,
+        key="created_at",
+        limit=limit,
+        cursor=cursor,
+        read=delivery_read,
     )
-    items = [delivery_read(r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])])
-    return Page(items=items, next_cursor=next_cursor)
 
 
 async def _owned_delivery(principal: Principal, delivery_id: uuid.UUID):
