@@ -43,6 +43,15 @@ async def save_position(conn: asyncpg.Connection, table: str, name: str, positio
     )
 
 
+# Lock, read, unlock in one statement (evaluated left to right): no await in between where a
+# cancellation could leave the session-level lock held on a pooled connection.
+_FENCE_SQL = f"""
+SELECT pg_advisory_lock({OUTBOX_FENCE_KEY}) AS locked,
+       coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox_events', 'position')), 0) AS bound,
+       pg_advisory_unlock({OUTBOX_FENCE_KEY}) AS unlocked
+"""
+
+
 async def committed_bound(conn: asyncpg.Connection) -> int:
     """The highest outbox position that is final: every row at or below it is committed or never will be.
 
@@ -51,13 +60,14 @@ async def committed_bound(conn: asyncpg.Connection) -> int:
     the position sequence read meanwhile bounds every position already handed out. A lower position
     can never appear later, so a reader that stops at the bound skips only rolled-back gaps.
     """
-    await conn.execute("SELECT pg_advisory_lock($1)", OUTBOX_FENCE_KEY)
     try:
-        return await conn.fetchval(
-            "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox_events', 'position')), 0)"
-        )
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", OUTBOX_FENCE_KEY)
+        row = await conn.fetchrow(_FENCE_SQL)
+    except BaseException:
+        # A session lock outlives errors and rollbacks: should the statement have failed between
+        # taking and dropping it, end the session rather than pool a connection that blocks writers.
+        conn.terminate()
+        raise
+    return row["bound"]
 
 
 async def committed_events(

@@ -122,3 +122,17 @@ async def test_reader_waits_for_a_writer_in_flight_and_never_skips_it(client):
             else:  # a rolled-back position is a permanent gap: read past it
                 assert gap_rows(rows) == [later]
             assert position >= later
+
+        # A reader cancelled while it waits (its job timed out, say) leaves no lock behind.
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(_INSERT_OUTBOX, *event())
+        async with pool.acquire() as doomed:
+            waiting = asyncio.create_task(consumers.committed_bound(doomed))
+            await asyncio.sleep(0.2)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        await tx.commit()
+        await asyncio.wait_for(other.execute(_INSERT_OUTBOX, *event()), 2)  # writers are not blocked
+        assert await asyncio.wait_for(consumers.committed_bound(reader), 2) >= later
