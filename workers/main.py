@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,11 @@ def _deserialize(data: bytes) -> dict[str, Any]:
 
 async def startup(ctx: dict[str, Any]) -> None:
     from app.core.db import start_pool
+
+    # arq logs every job's start and end at INFO: with the outbox pumps running every second that is
+    # four lines a second of routine. Failures (ERROR) and exhausted retries (WARNING) still show;
+    # ATP_WORKER_LOG_LEVEL=INFO brings the per-job lines back.
+    logging.getLogger("arq.worker").setLevel(os.environ.get("ATP_WORKER_LOG_LEVEL", "WARNING").upper())
 
     await start_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
     await webhooks.startup(ctx)

@@ -52,12 +52,12 @@ def _read(name: str) -> bytes:
     return (STATIC_DIR / name).read_bytes()
 
 
-@get(SHELL_PATHS, include_in_schema=False, cache_control=_NO_CACHE, media_type="text/html; charset=utf-8")
+@get(SHELL_PATHS, include_in_schema=False, cache_control=_NO_CACHE, media_type="text/html")
 async def app_shell() -> bytes:
     return _read("index.html")
 
 
-@get("/offline.html", include_in_schema=False, cache_control=_NO_CACHE, media_type="text/html; charset=utf-8")
+@get("/offline.html", include_in_schema=False, cache_control=_NO_CACHE, media_type="text/html")
 async def offline_page() -> bytes:
     return _read("offline.html")
 
@@ -73,7 +73,7 @@ async def service_worker() -> Response[bytes]:
     # Served from the root so its scope covers every page; the header states that explicitly.
     return Response(
         body,
-        media_type="text/javascript; charset=utf-8",
+        media_type="text/javascript",
         headers={"Service-Worker-Allowed": "/"},
     )
 

@@ -22,7 +22,7 @@ def test_shell_manifest_and_service_worker_are_served(live):
     ):
         response = httpx.get(live.url + path)
         assert response.status_code == 200, path
-        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
         assert '<script type="module" src="/static/app.js">' in response.text
         # The app runs under a CSP without inline scripts or styles (the browser tests fail on violations).
         assert "script-src 'self'" in response.headers["content-security-policy"]
