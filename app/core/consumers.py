@@ -43,23 +43,30 @@ async def save_position(conn: asyncpg.Connection, table: str, name: str, positio
     )
 
 
+_LAST_POSITION = "coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox_events', 'position')), 0)"
+
 # Lock, read, unlock in one statement (evaluated left to right): no await in between where a
 # cancellation could leave the session-level lock held on a pooled connection.
 _FENCE_SQL = f"""
 SELECT pg_advisory_lock({OUTBOX_FENCE_KEY}) AS locked,
-       coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox_events', 'position')), 0) AS bound,
+       {_LAST_POSITION} AS bound,
        pg_advisory_unlock({OUTBOX_FENCE_KEY}) AS unlocked
 """
 
 
-async def committed_bound(conn: asyncpg.Connection) -> int:
+async def committed_bound(conn: asyncpg.Connection, after: int = 0) -> int:
     """The highest outbox position that is final: every row at or below it is committed or never will be.
 
     Writers hold the outbox fence (shared) from before their rows take positions until they end;
     taking it exclusively waits out the few in flight (the outbox is written just before COMMIT), and
     the position sequence read meanwhile bounds every position already handed out. A lower position
     can never appear later, so a reader that stops at the bound skips only rolled-back gaps.
+    When no position past `after` was handed out, there is nobody to wait for and no fence to take:
+    idle pumps polling several times a second never make writers queue behind them.
     """
+    handed_out = await conn.fetchval(f"SELECT {_LAST_POSITION}")
+    if handed_out <= after:
+        return after
     try:
         row = await conn.fetchrow(_FENCE_SQL)
     except BaseException:
@@ -75,7 +82,7 @@ async def committed_events(
 ) -> tuple[list[Any], int]:
     """Outbox rows after `after` in position order, up to the committed bound, and the position
     read up to (the bound itself once everything below it was returned). Rows come back whole."""
-    bound = await committed_bound(conn)
+    bound = await committed_bound(conn, after)
     rows = await conn.fetch(
         """SELECT position, event_id, channel, event_type, payload, occurred_at
            FROM outbox_events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3""",

@@ -26,7 +26,7 @@ async def changed_listings(conn, after: int, *, limit: int = 500) -> tuple[list[
     Only positions at or below the committed bound are read: a transaction that took a lower
     position may still be committing, and skipping past it would lose its event.
     """
-    bound = await consumers.committed_bound(conn)
+    bound = await consumers.committed_bound(conn, after)
     events = await conn.fetch(
         """SELECT position, payload ->> 'listingId' AS listing_id FROM outbox_events
            WHERE channel = $1 AND position > $2 AND position <= $3 AND event_type = ANY($4::text[])
