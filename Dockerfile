@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every process type: web (the default CMD), worker (`arq workers.main.WorkerSettings`)
+# One image for every process type: web (the default CMD), worker (`python -m workers`)
 # and release (`atp migrate`). Build: `docker build -t atp .`
 
 # ---- build: install the project and its dependencies into a self-contained venv ----------------------

@@ -165,7 +165,7 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
         for i in range(args.backlog):
             await commit_event(bots[i % len(bots)], f"backlog-{i}", committed)
         worker = spawn(
-            [str(Path(sys.executable).parent / "arq"), "workers.main.WorkerSettings"],
+            [sys.executable, "-m", "workers"],
             env,
             workdir / "worker.log",
         )

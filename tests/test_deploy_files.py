@@ -147,6 +147,13 @@ def check_command(command: str | list[str]) -> None:
         # arq refuses to start a worker with nothing to run.
         jobs = list(getattr(settings, "functions", []) or []) + list(getattr(settings, "cron_jobs", []) or [])
         assert jobs, f"{targets[0]} registers no functions or cron jobs"
+    elif program == "python" and args[:1] == ["-m"]:
+        module = importlib.import_module(args[1] + ".__main__") if len(args) > 1 else None
+        assert module is not None and callable(getattr(module, "main", None)), f"{argv} runs no main()"
+        if args[1] == "workers":
+            from workers.main import WorkerSettings
+
+            assert WorkerSettings.functions and WorkerSettings.cron_jobs
     else:
         check_console_script(program, args)
 
@@ -288,7 +295,7 @@ def test_procfile_declares_web_worker_and_release() -> None:
     assert web[0] == "uvicorn" and "--factory" in web
     assert option_value(web, "--host") == "0.0.0.0"
     assert option_value(web, "--port") in ("$PORT", "${PORT}")
-    assert argv_of(processes["worker"])[0] == "arq"
+    assert argv_of(processes["worker"]) == ["python", "-m", "workers"]  # the resilient worker, not bare arq
     assert argv_of(processes["release"]) == ["atp", "migrate"]
 
 

@@ -13,8 +13,20 @@ from arq.connections import RedisSettings
 from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
 
 
+def _encode_other(value: Any) -> Any:
+    # arq stores a failed job's exception (JobExecutionFailed, a timeout, our own errors) as its result;
+    # msgpack has no exception type, so it is kept as text. Reading it back, arq raises it as a
+    # SerializationError carrying that text.
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    return repr(value)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
+
+
 def _serialize(value: dict[str, Any]) -> bytes:
-    return msgspec.msgpack.encode(value)
+    return _encoder.encode(value)
 
 
 def _deserialize(data: bytes) -> dict[str, Any]:
@@ -24,6 +36,8 @@ def _deserialize(data: bytes) -> dict[str, Any]:
 async def startup(ctx: dict[str, Any]) -> None:
     from app.core.db import start_pool
 
+    if ctx.get("started"):
+        return  # a retry after PostgreSQL was away at start (workers/runner.py)
     # arq logs every job's start and end at INFO: with the outbox pumps running every second that is
     # four lines a second of routine. Failures (ERROR) and exhausted retries (WARNING) still show;
     # ATP_WORKER_LOG_LEVEL=INFO brings the per-job lines back.
@@ -32,11 +46,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     await start_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
     await webhooks.startup(ctx)
     await notifications.startup(ctx)
+    ctx["started"] = True
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     from app.core.db import engine
 
+    if not ctx.pop("started", False):
+        return
     await webhooks.close(ctx)
     await engine().close_connection_pool()
 
@@ -58,9 +75,9 @@ class WorkerSettings:
         photos.retry_stuck_photos,
         *verification.JOBS,
         webhooks.pump_webhooks,
-        func(webhooks.deliver_webhooks, keep_result=0, timeout=120),
+        func(webhooks.deliver_webhooks, keep_result=0, timeout=30),
         notifications.pump_notifications,
-        func(notifications.send_notification, keep_result=0, timeout=120),
+        func(notifications.send_notification, keep_result=0, timeout=25),
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
     ]

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 
 import msgspec
 from litestar import Request
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.auth.tokens import InvalidToken, TokenSigner
 from app.core import db
-from app.core.errors import AppError, Forbidden, NotAuthenticated
+from app.core.errors import AppError, Forbidden, NotAuthenticated, ServiceUnavailable
+
+log = logging.getLogger("atp.auth")
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,12 +61,33 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def principal_from_token(token: str, *, signer: TokenSigner, redis: Redis) -> Principal:
+async def _revocation_state(redis: Redis, claims, *, fail_open: bool) -> tuple[bytes | None, bytes | None]:
+    """The token's denylist entry and its user's sessions-cut time.
+
+    With Redis unreachable a read (`fail_open`) goes on with the signature and expiry checks alone,
+    which bounds a revoked token's reach to its remaining lifetime (at most 15 minutes); a write fails
+    closed with 503, so nothing is changed on the word of a token we cannot check.
+    """
+    try:
+        revoked, cut = await redis.mget(revoked_jti_key(claims.jti), sessions_cut_key(claims.sub))
+    except (RedisConnectionError, RedisTimeoutError):
+        if not fail_open:
+            raise ServiceUnavailable("token revocation cannot be checked right now; retry shortly") from None
+        log.warning(
+            "redis unavailable: token %s accepted for a read without its revocation check", claims.jti
+        )
+        return None, None
+    return revoked, cut
+
+
+async def principal_from_token(
+    token: str, *, signer: TokenSigner, redis: Redis, fail_open: bool = False
+) -> Principal:
     try:
         claims = signer.decode(token)
     except InvalidToken:
         raise NotAuthenticated("the access token is invalid or expired", code="invalid_token") from None
-    revoked, cut = await redis.mget(revoked_jti_key(claims.jti), sessions_cut_key(claims.sub))
+    revoked, cut = await _revocation_state(redis, claims, fail_open=fail_open)
     if revoked is not None or (cut is not None and claims.iat <= int(float(cut))):
         raise NotAuthenticated("the access token has been revoked", code="token_revoked")
     return Principal(
@@ -117,7 +143,12 @@ async def resolve_principal(request: Request) -> Principal | None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
-        principal = await principal_from_token(token.strip(), signer=state.signer, redis=state.redis)
+        principal = await principal_from_token(
+            token.strip(),
+            signer=state.signer,
+            redis=state.redis,
+            fail_open=request.method in _SAFE_METHODS,
+        )
     elif api_key:
         principal = await principal_from_api_key(api_key)
     request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
@@ -125,6 +156,7 @@ async def resolve_principal(request: Request) -> Principal | None:
 
 
 _MISSING = object()
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def provide_principal(request: Request) -> Principal:

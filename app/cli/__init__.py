@@ -100,20 +100,22 @@ def _cmd_run(args: argparse.Namespace) -> None:
         if not settings.is_production:
             summary = asyncio.run(seed(listings=0, settings=settings, only_if_empty=args.demo_listings))
             print(demo_banner(settings, summary, port), flush=True)
-        children = _start_processes(env, settings.host, port, workers=not args.no_worker)
+        supervisor = Supervisor(
+            _process_commands(settings.host, port, workers=not args.no_worker), {**os.environ, **env}
+        )
+        supervisor.start()
         print(
             f"ATP is up on http://{settings.host}:{port} (API docs: /schema) "
             f"after {time.monotonic() - t0:.1f}s — Ctrl-C stops everything",
             flush=True,
         )
-        _supervise(children)
+        _supervise(supervisor)
 
 
-def _start_processes(env: dict[str, str], host: str, port: int, *, workers: bool) -> list[subprocess.Popen]:
-    child_env = {**os.environ, **env}
+def _process_commands(host: str, port: int, *, workers: bool) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
-    commands = [
-        [
+    commands = {
+        "web": [
             str(bin_dir / "uvicorn"),
             "app.main:create_app",
             "--factory",
@@ -125,14 +127,69 @@ def _start_processes(env: dict[str, str], host: str, port: int, *, workers: bool
             "--timeout-graceful-shutdown",
             "5",
         ]
-    ]
+    }
     if workers:
-        commands.append([str(bin_dir / "arq"), "workers.main.WorkerSettings"])
-    return [subprocess.Popen(cmd, env=child_env) for cmd in commands]
+        commands["worker"] = [sys.executable, "-m", "workers"]
+    return commands
 
 
-def _supervise(children: list[subprocess.Popen]) -> None:
-    """Wait until Ctrl-C/SIGTERM or a child dies, then stop every child."""
+class Supervisor:
+    """Keeps the platform's Python processes running: a child that exits is started again after a
+    backoff (1 s doubling to 30 s, reset once it has stayed up a minute). The embedded PostgreSQL and
+    Redis belong to `atp run` itself, so a crashing child never takes them down."""
+
+    BACKOFF_MIN_S, BACKOFF_MAX_S, STABLE_S = 1.0, 30.0, 60.0
+
+    def __init__(self, commands: dict[str, list[str]], env: dict[str, str]) -> None:
+        self.commands = commands
+        self.env = env
+        self.children: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = dict.fromkeys(commands, self.BACKOFF_MIN_S)
+        self.restarts: dict[str, int] = dict.fromkeys(commands, 0)
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env)
+        self.started_at[name] = time.monotonic()
+
+    def step(self) -> None:
+        """Notice exited children and start each again when its backoff has passed."""
+        now = time.monotonic()
+        for name, child in self.children.items():
+            code = child.poll()
+            if code is None:
+                if now - self.started_at[name] > self.STABLE_S:
+                    self.backoff[name] = self.BACKOFF_MIN_S
+                continue
+            if name not in self.restart_at:
+                delay = self.backoff[name]
+                self.restart_at[name] = now + delay
+                self.backoff[name] = min(delay * 2, self.BACKOFF_MAX_S)
+                print(f"atp run: {name} exited with code {code}; restarting in {delay:.0f}s", flush=True)
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self.restarts[name] += 1
+                self._spawn(name)
+
+    def stop(self, timeout_s: float = 15) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+
+
+def _supervise(supervisor: Supervisor) -> None:
+    """Run until Ctrl-C/SIGTERM, restarting children that die; then stop every child."""
     stop = False
 
     def on_signal(signum, frame) -> None:
@@ -141,16 +198,10 @@ def _supervise(children: list[subprocess.Popen]) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    while not stop and all(child.poll() is None for child in children):
+    while not stop:
+        supervisor.step()
         time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(15)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    supervisor.stop()
     print("ATP stopped", flush=True)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -71,7 +72,10 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
 
 
 def _app_error(_: Request, exc: AppError) -> Response:
-    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    if exc.status == 503:
+        response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    return response
 
 
 def _field_errors(extra: Any) -> list[dict[str, str]]:
@@ -126,6 +130,66 @@ def _data_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# How long a client should wait before retrying while PostgreSQL or Redis is unreachable: restarts and
+# failovers we have seen take a few seconds; the pools reconnect on the first request after that.
+OUTAGE_RETRY_AFTER_S = 3
+
+# PostgreSQL errors that mean "the server is not there (now)", never "your query is wrong":
+# class 08 (connection), 57 (operator intervention: shutdown, cannot connect now), 53 (resources).
+_PG_OUTAGE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+_REDIS_OUTAGE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """The dependency whose outage `exc` is ("postgresql", "redis"), None for any other error."""
+    if isinstance(exc, _REDIS_OUTAGE):
+        return "redis"
+    if isinstance(exc, _PG_OUTAGE):
+        return "postgresql"
+    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc).lower():
+        return "postgresql"  # the connection died under the query ("connection is closed")
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # The server shut down between two protocol messages ("cannot switch to state 12").
+        return "postgresql"
+    if isinstance(exc, OSError):
+        # Connecting to PostgreSQL (TCP or its unix socket) or timing out on a pool acquire.
+        return "postgresql"
+    return None
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+
+
+def _unavailable(request: Request, exc: Exception) -> Response:
+    dependency = outage_of(exc)
+    if dependency is None:
+        if isinstance(exc, asyncpg.InterfaceError):
+            return _internal(request, exc)
+        dependency = "postgresql"
+    # One line, no traceback: during an outage every request would otherwise log thirty lines.
+    log.warning(
+        "%s unavailable on %s %s: %s: %s",
+        dependency,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        str(exc)[:200],
+    )
+    response = problem(
+        503,
+        "service_unavailable",
+        "Service temporarily unavailable",
+        "A service this request needs is not answering; retry shortly.",
+    )
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    return response
+
+
 def _internal(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "Something went wrong on our side.")
@@ -139,5 +203,15 @@ EXCEPTION_HANDLERS = {
     NotFoundException: _http,
     HTTPException: _http,
     asyncpg.DataError: _data_error,
+    **dict.fromkeys(
+        (
+            *_PG_OUTAGE,
+            *_REDIS_OUTAGE,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+            OSError,
+        ),
+        _unavailable,
+    ),
     Exception: _internal,
 }

@@ -25,7 +25,9 @@ log = logging.getLogger("atp.notifications")
 
 CURSOR_TABLE, CURSOR = "notification_cursors", "notifications"
 EVENT_TYPE = "notification.created"
-LEASE_S = 120.0
+# Longer than one send can take (channel timeouts ≤ 15 s, job timeout 25 s), short enough that a
+# delivery whose worker was killed is sent again within half a minute.
+LEASE_S = 30.0
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

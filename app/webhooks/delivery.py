@@ -28,13 +28,16 @@ CURSOR_TABLE, CURSOR = "webhook_cursors", "webhooks"
 USER_AGENT = "ATP-Webhooks/1"
 
 
+BATCH_S = 2.0
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     retry_schedule: tuple[float, ...]
     timeout_s: float
     allow_hosts: tuple[str, ...]
     lease_s: float = 60.0
     # One job sends for at most this long, then frees its worker slot; the pump re-queues it within 0.1 s.
-    batch_s: float = 2.0
+    batch_s: float = BATCH_S
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Config:
@@ -42,6 +45,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             retry_schedule=settings.webhook_retry_schedule,
             timeout_s=settings.webhook_timeout_s,
             allow_hosts=settings.webhook_allow_hosts,
+            # A job sends for at most batch_s, then finishes the attempt under way (≤ timeout_s): the lease
+            # outlasts that with room to spare, and lapses soon after a worker is killed mid-send.
+            lease_s=BATCH_S + 2 * settings.webhook_timeout_s + 5,
         )
 
     @property

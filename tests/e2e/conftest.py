@@ -97,7 +97,7 @@ class LiveServer:
                 "2",
             ],
         )
-        self._spawn("worker", [str(bin_dir / "arq"), "workers.main.WorkerSettings"])
+        self._spawn("worker", [str(bin_dir / "python"), "-m", "workers"])
         deadline = time.monotonic() + 30
         while True:
             try:

