@@ -128,7 +128,18 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
             )
         )
         return
-    if not await channels.can_read(conn.session, name, verification_subject=rt.verification_subject):
+    try:
+        allowed = await channels.can_read(
+            conn.session,
+            name,
+            verification_subject=rt.verification_subject,
+            listing_access=rt.listing_access,
+        )
+    except Exception as exc:  # the database is away: the client may retry
+        log.warning("realtime: cannot authorize %s: %s", name, exc)
+        conn.send(protocol.error(protocol.ERR_UNAVAILABLE, "try again shortly", name))
+        return
+    if not allowed:
         conn.send(protocol.error(protocol.ERR_FORBIDDEN, "you may not read this channel", name))
         return
     try:

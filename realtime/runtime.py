@@ -54,11 +54,13 @@ class Realtime:
         *,
         session_check: SessionCheck | None = None,
         verification_subject: channels.SubjectLookup | None = None,
+        listing_access: channels.ListingAccess | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
         self.session_check = session_check
         self.verification_subject = verification_subject
+        self.listing_access = listing_access
         self.redis = Redis.from_url(
             config.redis_url,
             socket_timeout=5,

@@ -17,6 +17,7 @@ import msgspec
 
 from app.core import backoff, consumers, db, outbound
 from app.core.db import UnitOfWork
+from app.listings import policy
 from app.notifications.service import notify
 from app.settings import Settings
 from app.webhooks import signing
@@ -64,6 +65,32 @@ def _audience(channel: str) -> tuple[str, uuid.UUID | None] | None:
     return None
 
 
+def _listing_id(row) -> uuid.UUID | None:
+    payload = row["payload"]
+    data = msgspec.json.decode(payload) if isinstance(payload, (str, bytes)) else payload
+    value = data.get("listingId") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def _still_public(conn, relevant: list) -> list:
+    """Drop public events about listings that are not public any more (app/listings/policy.py).
+
+    The event was public when it was emitted; a bot reads it later, so it gets it only if it may
+    read the listing now. The status change that took the listing out of view names no data and
+    still goes out; nothing else does. The seller side has every event on its own channel.
+    """
+    about = {id(r): lid for r, (scope, _) in relevant if scope == "public" and (lid := _listing_id(r))}
+    hidden = await policy.hidden_now(conn, about.values())
+    if not hidden:
+        return relevant
+    return [
+        (r, a) for r, a in relevant if about.get(id(r)) not in hidden or r["event_type"] == policy.GONE_EVENT
+    ]
+
+
 async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[uuid.UUID]]:
     """Turn outbox events since the last run into deliveries; (events read, endpoints given work).
     Events read is -1 when another pump holds the position (it is doing this work right now)."""
@@ -76,6 +103,7 @@ async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[
         if position == after:
             return 0, touched
         relevant = [(r, a) for r in rows if (a := _audience(r["channel"])) is not None]
+        relevant = await _still_public(uow.conn, relevant)
         if relevant:
             types = list({r["event_type"] for r, _ in relevant})
             endpoints = await uow.conn.fetch(

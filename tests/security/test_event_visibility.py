@@ -1,0 +1,314 @@
+"""An event reaches a reader only if that reader may read its object now (RELIABILITY.md, issue 19).
+
+One rule (app/listings/policy.py) for REST, the `/ws` subscribe and replay, live delivery and the
+webhook fan-out: drafts, suspended and withdrawn listings belong to their seller and admins; a listing
+that leaves public view leaves the public a status change and nothing more; who holds a listing is
+told only to the holder, the seller side and admins. Real PostgreSQL, Redis, relay and fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import msgspec
+import pytest
+
+from tests.asgi_ws import AsgiWebSocket
+from tests.reservations.conftest import listing_body
+
+PUBLIC_CHANNEL_KEYS = {"listingId", "version", "previousStatus", "status"}
+LISTING_TYPES = ["listing.created", "listing.updated", "listing.status_changed", "listing.price_changed"]
+HOLD_TYPES = ["hold.placed", "hold.released", "hold.expired"]
+
+
+# --- fixtures and helpers ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def people(accounts):
+    seller = await accounts.create("seller", level=1)
+    return {
+        "seller": seller,
+        "other": await accounts.create("seller", level=1),
+        "buyer": await accounts.create("buyer", level=2),
+        "admin": await accounts.create("admin", level=3),
+    }
+
+
+@pytest.fixture
+async def relay(app, client):
+    """The in-process app's relay (tests/realtime switches it off for the session)."""
+    realtime = app.state.realtime
+    if realtime.config.run_relay:
+        yield
+        return
+    realtime.relay.start()
+    try:
+        yield
+    finally:
+        await realtime.relay.stop()
+
+
+@pytest.fixture(scope="module")
+def local_webhooks(app):
+    """Webhook endpoints on 127.0.0.1 may be registered (nothing is sent: no worker runs here)."""
+    previous = app.state.settings
+    app.state.settings = msgspec.structs.replace(previous, webhook_allow_hosts=("127.0.0.1",))
+    yield
+    app.state.settings = previous
+
+
+async def relay_caught_up(limit_s: float = 120) -> None:
+    from app.core import db
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while await db.fetchrow("SELECT 1 FROM outbox_events WHERE published_at IS NULL LIMIT 1"):
+        assert loop.time() < deadline, "the outbox relay did not catch up"
+        await asyncio.sleep(0.05)
+
+
+async def open_socket(app, client, user: dict | None = None) -> AsgiWebSocket:
+    query = ""
+    if user is not None:
+        answer = await client.post("/api/realtime/ticket", headers=user["headers"])
+        assert answer.status_code == 201, answer.text
+        query = f"ticket={answer.json()['ticket']}"
+    ws = AsgiWebSocket(app, "/ws", query)
+    assert (await ws.open())["type"] == "websocket.accept"
+    return ws
+
+
+async def replay(ws: AsgiWebSocket, channel: str) -> dict | list[dict]:
+    """Subscribe with since=0: the error frame, or every retained event of the channel."""
+    first = await ws.ask({"op": "subscribe", "channel": channel, "since": 0})
+    if first["op"] != "subscribed":
+        return first
+    frames = []
+    while len(frames) < first["seq"]:
+        frame = await ws.receive()
+        assert frame["op"] == "event", frame
+        frames.append(frame)
+    return frames
+
+
+async def create(client, owner: dict, *, draft: bool = False) -> dict:
+    body = listing_body() | {"model": f"Vis-{uuid.uuid4().hex[:10]}", "description": "secret-ish words"}
+    response = await client.post(
+        f"/api/listings?draft={str(draft).lower()}", json=body, headers=owner["headers"]
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def patch(client, who: dict, listing_id: str, body: dict) -> dict:
+    response = await client.patch(f"/api/listings/{listing_id}", json=body, headers=who["headers"])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def feed_until_marker(ws: AsgiWebSocket, client, people) -> list[dict]:
+    """Frames on the live `listings` feed up to a marker listing created after the scenario (the relay
+    publishes in commit order, so everything of the scenario came before it)."""
+    marker = await create(client, people["other"])
+    frames = []
+    while True:
+        frame = await ws.receive(wait_s=30)
+        if frame["op"] != "event":
+            continue
+        if frame["data"].get("listingId") == marker["id"]:
+            return frames
+        frames.append(frame)
+
+
+async def endpoint(client, owner: dict, types: list[str]) -> str:
+    response = await client.post(
+        "/api/webhooks/endpoints",
+        json={"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "eventTypes": types},
+        headers=owner["headers"],
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def webhook_deliveries(endpoint_id: str, listing_id: str) -> list[dict]:
+    """Run the fan-out (what the worker's pump runs) until it is idle; this endpoint's deliveries."""
+    from app.core import db
+    from app.webhooks import delivery
+
+    config = delivery.Config(retry_schedule=(60.0,), timeout_s=1.0, allow_hosts=("127.0.0.1",))
+    while (await delivery.consume_events(config))[0] != 0:
+        pass
+    rows = await db.fetch(
+        "SELECT event_type, payload FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY seq",
+        uuid.UUID(endpoint_id),
+    )
+    out = []
+    for row in rows:
+        data = msgspec.json.decode(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+        if data.get("listingId") == listing_id:
+            out.append({"type": row["event_type"], "data": data})
+    return out
+
+
+def about(frames: list[dict], listing_id: str) -> list[dict]:
+    return [f for f in frames if f["data"].get("listingId") == listing_id]
+
+
+# --- REST: who may read a listing in each status --------------------------------------------------
+
+
+async def put_in(client, people, status: str) -> dict:
+    """A fresh listing of `people['seller']` brought to `status` through the API."""
+    seller, admin, buyer = people["seller"], people["admin"], people["buyer"]
+    listing = await create(client, seller, draft=status == "draft")
+    lid = listing["id"]
+    if status in ("under_contract", "sold"):
+        await patch(client, seller, lid, {"status": status})
+    elif status in ("suspended", "expired"):
+        await patch(client, admin, lid, {"status": status})
+    elif status == "withdrawn":
+        assert (await client.delete(f"/api/listings/{lid}", headers=seller["headers"])).status_code == 204
+    elif status == "on_hold":
+        answer = await client.post(f"/api/listings/{lid}/holds", json={}, headers=buyer["headers"])
+        assert answer.status_code == 201, answer.text
+    return listing
+
+
+HIDDEN = ["draft", "suspended", "withdrawn"]
+SHOWN = ["active", "on_hold", "under_contract", "sold", "expired"]
+
+
+@pytest.mark.parametrize("status", HIDDEN + SHOWN)
+async def test_rest_reads_follow_the_status(client, people, status):
+    listing = await put_in(client, people, status)
+    url = f"/api/listings/{listing['id']}"
+    seen = {
+        name: (await client.get(url, headers=people[name]["headers"] if name else {})).status_code
+        for name in (None, "other", "buyer", "seller", "admin")
+    }
+    public = 200 if status in SHOWN else 404
+    assert seen == {None: public, "other": public, "buyer": public, "seller": 200, "admin": 200}
+    listed = await client.get("/api/listings", params={"model": listing["model"], "status": status})
+    assert len(listed.json()["items"]) == (1 if status in SHOWN else 0)
+    own = await client.get(
+        "/api/listings",
+        params={"model": listing["model"], "status": status, "sellerId": people["seller"]["id"]},
+        headers=people["seller"]["headers"],
+    )
+    assert len(own.json()["items"]) == 1
+
+
+# --- events: live feed, replay and webhooks per status -------------------------------------------
+
+
+async def _scenario(client, people, name: str) -> tuple[dict, dict]:
+    """Run one listing's life; (the listing as created, its final state as its owner reads it)."""
+    seller, admin = people["seller"], people["admin"]
+    price = {"price": "123456.00"}
+    listing = await create(client, seller, draft=name in ("draft", "published"))
+    lid = listing["id"]
+    if name == "draft":
+        await patch(client, seller, lid, price)
+    elif name == "published":
+        await patch(client, seller, lid, price)
+        await patch(client, seller, lid, {"status": "active"})
+    elif name == "back_to_draft":
+        await patch(client, seller, lid, {"status": "draft"})
+        await patch(client, seller, lid, price)
+    elif name == "suspended":
+        await patch(client, admin, lid, {"status": "suspended"})
+        await patch(client, admin, lid, price)
+    elif name == "withdrawn":
+        assert (await client.delete(f"/api/listings/{lid}", headers=seller["headers"])).status_code == 204
+        await patch(client, admin, lid, price)
+    elif name in ("under_contract", "sold"):
+        await patch(client, seller, lid, {"status": name})
+        await patch(client, seller, lid, price)
+    elif name == "expired":
+        await patch(client, admin, lid, {"status": "expired"})
+        await patch(client, admin, lid, price)
+    final = (await client.get(f"/api/listings/{lid}", headers=seller["headers"])).json()
+    return listing, final
+
+
+# scenario -> (public at the end, event types the public channels carry for the listing)
+FULL_LIFE = [
+    "listing.created",
+    "listing.status_changed",
+    "listing.updated",
+    "listing.price_changed",
+    "listing.updated",
+]
+SCENARIOS = {
+    "draft": (False, []),
+    "back_to_draft": (False, ["listing.created", "listing.status_changed"]),
+    "suspended": (False, ["listing.created", "listing.status_changed"]),
+    "withdrawn": (False, ["listing.created", "listing.status_changed"]),
+    "published": (True, ["listing.status_changed", "listing.updated"]),
+    "under_contract": (True, FULL_LIFE),
+    "sold": (True, FULL_LIFE),
+    "expired": (True, FULL_LIFE),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_events_reach_only_those_who_may_read_the_listing(
+    app, client, people, relay, local_webhooks, name
+):
+    public_now, public_types = SCENARIOS[name]
+    await relay_caught_up()
+    stranger_hook = await endpoint(client, people["buyer"], LISTING_TYPES)
+    owner_hook = await endpoint(client, people["seller"], LISTING_TYPES)
+    feed = await open_socket(app, client)
+    assert (await feed.ask({"op": "subscribe", "channel": "listings"}))["op"] == "subscribed"
+
+    listing, final = await _scenario(client, people, name)
+    lid, tail = listing["id"], listing["tailNumber"]
+
+    # Live: the anonymous feed saw exactly the public part of the listing's life.
+    live = about(await feed_until_marker(feed, client, people), lid)
+    await feed.close()
+    assert [f["type"] for f in live] == public_types
+    if not public_now and public_types:
+        gone = live[-1]
+        assert gone["type"] == "listing.status_changed" and set(gone["data"]) == PUBLIC_CHANNEL_KEYS
+        assert tail not in msgspec.json.encode(gone["data"]).decode()
+    if name == "published":  # a subscriber who never saw the draft gets the whole listing
+        assert live[-1]["data"]["listing"]["tailNumber"] == tail
+        assert live[-1]["data"]["listing"]["price"] == "123456.00"
+
+    # Replay of `listing:<id>`: only for those who may read the listing now.
+    channel = f"listing:{lid}"
+    for who in (None, "other", "buyer"):
+        ws = await open_socket(app, client, people[who] if who else None)
+        answer = await replay(ws, channel)
+        if public_now:
+            assert [f["type"] for f in answer] == public_types
+        else:
+            assert answer["op"] == "error" and answer["code"] == "forbidden", answer
+            assert (await ws.ask({"op": "ping"})) == {"op": "pong"}  # the socket stays open
+        await ws.close()
+    for who in ("seller", "admin"):
+        ws = await open_socket(app, client, people[who])
+        assert [f["type"] for f in await replay(ws, channel)] == public_types
+        await ws.close()
+
+    # The seller side still follows every change: the owner's channel and `admin` carry the private ones.
+    ws = await open_socket(app, client, people["seller"])
+    mine = about(await replay(ws, f"user:{people['seller']['id']}"), lid)
+    await ws.close()
+    if not public_now:
+        assert mine and mine[-1]["type"] == "listing.updated"
+        assert mine[-1]["data"]["version"] == final["version"]
+
+    # Webhooks: a stranger's bot gets what the public may read now; the owner's bot gets everything.
+    stranger = await webhook_deliveries(stranger_hook, lid)
+    if public_now:
+        assert [d["type"] for d in stranger] == public_types
+    else:
+        assert [d["type"] for d in stranger] == public_types[1:]  # at most the status change
+        assert all(set(d["data"]) == PUBLIC_CHANNEL_KEYS for d in stranger)
+    owned = await webhook_deliveries(owner_hook, lid)
+    assert max(d["data"]["version"] for d in owned if "version" in d["data"]) == final["version"]
