@@ -115,3 +115,13 @@ async def hidden_now(conn, listing_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         [s.value for s in HIDDEN],
     )
     return {r["id"] for r in rows}
+
+
+def hold_targets(
+    listing_id: uuid.UUID, seller_id: uuid.UUID, status: str, holder_id: uuid.UUID
+) -> tuple[list[str], list[str]]:
+    """(public, private) channels for a hold's events: whoever may read the listing learns that a
+    hold exists and until when; who holds it only the holder, the seller side and admins."""
+    public = channels.listing_channels(listing_id) if is_public(status) else []
+    private = list(dict.fromkeys([channels.user(holder_id), *seller_side(seller_id)]))
+    return public, private

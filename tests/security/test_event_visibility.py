@@ -312,3 +312,71 @@ async def test_events_reach_only_those_who_may_read_the_listing(
         assert all(set(d["data"]) == PUBLIC_CHANNEL_KEYS for d in stranger)
     owned = await webhook_deliveries(owner_hook, lid)
     assert max(d["data"]["version"] for d in owned if "version" in d["data"]) == final["version"]
+
+
+# --- holds: public channels say that a hold exists, not who holds it -----------------------------
+
+
+async def test_hold_placed_names_the_buyer_only_to_the_holder_and_seller_side(
+    app, client, people, relay, local_webhooks
+):
+    await relay_caught_up()
+    buyer, seller = people["buyer"], people["seller"]
+    stranger_hook = await endpoint(client, people["other"], HOLD_TYPES)
+    seller_hook = await endpoint(client, seller, HOLD_TYPES)
+    listing = await create(client, seller)
+    lid = listing["id"]
+    watchers = {}  # channel -> socket, all subscribed live before the hold
+    for who, channel in (
+        (None, f"listing:{lid}"),
+        (None, "listings"),
+        ("other", f"user:{people['other']['id']}"),
+        ("buyer", f"user:{buyer['id']}"),
+        ("seller", f"user:{seller['id']}"),
+        ("admin", "admin"),
+    ):
+        ws = await open_socket(app, client, people[who] if who else None)
+        assert (await ws.ask({"op": "subscribe", "channel": channel}))["op"] == "subscribed"
+        watchers[channel] = ws
+
+    hold = await client.post(f"/api/listings/{lid}/holds", json={"hours": 2}, headers=buyer["headers"])
+    assert hold.status_code == 201, hold.text
+    assert (
+        await client.delete(f"/api/holds/{hold.json()['id']}", headers=buyer["headers"])
+    ).status_code == 204
+    await relay_caught_up()
+
+    async def until_released(ws: AsgiWebSocket) -> list[dict]:
+        frames: list[dict] = []
+        while True:
+            try:
+                frame = await ws.receive(wait_s=3)
+            except TimeoutError:
+                return frames
+            if frame["op"] == "event" and frame["data"].get("listingId") == lid:
+                frames.append(frame)
+                if frame["type"] == "hold.released":
+                    return frames
+
+    seen = {channel: await until_released(ws) for channel, ws in watchers.items()}
+    for ws in watchers.values():
+        await ws.close()
+    for channel in (f"listing:{lid}", "listings"):
+        placed = [f for f in seen[channel] if f["type"] == "hold.placed"]
+        assert len(placed) == 1, channel
+        assert set(placed[0]["data"]) == {"holdId", "listingId", "expiresAt"}
+        assert buyer["id"] not in msgspec.json.encode(seen[channel]).decode()
+        assert [f["type"] for f in seen[channel] if f["type"].startswith("hold.")] == [
+            "hold.placed",
+            "hold.released",
+        ]
+    assert seen[f"user:{people['other']['id']}"] == []
+    for channel in (f"user:{buyer['id']}", f"user:{seller['id']}", "admin"):
+        told = [f for f in seen[channel] if f["type"] == "hold.placed"]
+        assert len(told) == 1 and told[0]["data"]["buyerId"] == buyer["id"], channel
+        assert "hold.released" in [f["type"] for f in seen[channel]], channel
+
+    stranger = [d for d in await webhook_deliveries(stranger_hook, lid) if d["type"] == "hold.placed"]
+    assert len(stranger) == 1 and "buyerId" not in stranger[0]["data"]
+    to_seller = [d for d in await webhook_deliveries(seller_hook, lid) if d["type"] == "hold.placed"]
+    assert any(d["data"].get("buyerId") == buyer["id"] for d in to_seller)

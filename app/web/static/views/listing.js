@@ -212,6 +212,11 @@ export async function listingView(main, { id }) {
   function onPersonal(frame) {
     const data = frame.data || {};
     if (data.listingId !== listing.id) return;
+    // Who holds a listing is told only on the holder's own channel; the public hold.placed has no buyerId.
+    if (frame.type === "hold.placed" && user && data.buyerId === user.id) {
+      state.myHold = { id: data.holdId, expiresAt: data.expiresAt };
+      drawHold();
+    }
     if (frame.type === "waitlist.promoted") {
       state.waitlist = null;
       state.myHold = data.holdId ? { id: data.holdId, expiresAt: data.offerExpiresAt } : state.myHold;
