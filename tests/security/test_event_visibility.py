@@ -380,3 +380,20 @@ async def test_hold_placed_names_the_buyer_only_to_the_holder_and_seller_side(
     assert len(stranger) == 1 and "buyerId" not in stranger[0]["data"]
     to_seller = [d for d in await webhook_deliveries(seller_hook, lid) if d["type"] == "hold.placed"]
     assert any(d["data"].get("buyerId") == buyer["id"] for d in to_seller)
+
+
+# --- socket protocol: bad `since`, anonymous cap --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "since", ["1e30", "1000000000000000000000000000000", "18446744073709551616", "-1", "2.5"]
+)
+async def test_since_that_is_no_seq_is_a_bad_request(app, client, since):
+    ws = await open_socket(app, client)
+    await ws.inbox.put(
+        {"type": "websocket.receive", "text": f'{{"op":"subscribe","channel":"listings","since":{since}}}'}
+    )
+    answer = await ws.receive()
+    assert answer["op"] == "error" and answer["code"] == "bad_request", answer
+    assert await ws.ask({"op": "ping"}) == {"op": "pong"}
+    await ws.close()
