@@ -46,6 +46,7 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
             socket_send_buffer=int(num("ATP_RT_SOCKET_SNDBUF", 128 * 1024)),
         ),
         max_connections_per_user=int(num("ATP_RT_MAX_CONNECTIONS_PER_USER", 20)),
+        max_anonymous_per_address=int(num("ATP_RT_ANON_PER_IP", 20)),
         ticket_ttl_s=min(int(num("ATP_RT_TICKET_TTL_S", 30)), 60),
         session_check_s=num("ATP_RT_SESSION_CHECK_S", 30.0),
         run_relay=env.get("ATP_RT_RELAY", "1") != "0",

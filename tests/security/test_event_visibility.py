@@ -397,3 +397,38 @@ async def test_since_that_is_no_seq_is_a_bad_request(app, client, since):
     assert answer["op"] == "error" and answer["code"] == "bad_request", answer
     assert await ws.ask({"op": "ping"}) == {"op": "pong"}
     await ws.close()
+
+
+async def test_anonymous_sockets_are_capped_per_address(app, client, people):
+    from app.realtime.service import realtime_config
+    from realtime.protocol import CLOSE_TOO_MANY_CONNECTIONS
+    from realtime.tickets import AddressSlots
+
+    settings = app.state.settings
+    assert realtime_config(settings, {}).max_anonymous_per_address == 20
+    assert realtime_config(settings, {"ATP_RT_ANON_PER_IP": "3"}).max_anonymous_per_address == 3
+
+    rt = app.state.realtime
+    previous, rt.anonymous = rt.anonymous, AddressSlots(3)
+    try:
+        open_ = [await open_socket(app, client) for _ in range(3)]
+        refused = AsgiWebSocket(app, "/ws")
+        assert (await refused.open())["type"] == "websocket.accept"
+        closed = await asyncio.wait_for(refused.outbox.get(), 5)
+        assert closed["type"] == "websocket.close" and closed["code"] == CLOSE_TOO_MANY_CONNECTIONS
+        assert "anonymous" in closed["reason"]
+        await refused.close()
+
+        elsewhere = AsgiWebSocket(app, "/ws", client=("198.51.100.7", 40000))
+        assert (await elsewhere.open())["type"] == "websocket.accept"
+        assert await elsewhere.ask({"op": "ping"}) == {"op": "pong"}
+        signed_in = await open_socket(app, client, people["buyer"])  # counted per user, not here
+        assert await signed_in.ask({"op": "ping"}) == {"op": "pong"}
+
+        await open_[0].close()
+        again = await open_socket(app, client)  # a closed socket frees its place
+        assert await again.ask({"op": "ping"}) == {"op": "pong"}
+        for ws in (*open_[1:], again, elsewhere, signed_in):
+            await ws.close()
+    finally:
+        rt.anonymous = previous
