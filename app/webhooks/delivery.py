@@ -290,6 +290,39 @@ async def _disable(uow: UnitOfWork, endpoint, failing_for: float) -> None:
     log.warning("webhooks: endpoint %s disabled after %.0f s of failures", endpoint["id"], failing_for)
 
 
+class _Owner(msgspec.Struct, frozen=True):
+    """An endpoint's owner as the listing rule sees them (bots never get admin reads)."""
+
+    user_id: uuid.UUID
+    is_admin: bool = False
+
+
+async def _withheld(head, owner_id: uuid.UUID) -> bool:
+    """Whether this delivery carries a listing its endpoint's owner may no longer read.
+
+    A retry or replay may come hours after the event: it goes out only if the owner may read the
+    listing now (app/listings/policy.py). Hold and reservation events name no listing data.
+    """
+    event_type = head["event_type"]
+    if not event_type.startswith("listing.") or event_type == policy.GONE_EVENT:
+        return False
+    listing_id = _listing_id(head)
+    if listing_id is None:
+        return False
+    row = await db.fetchrow("SELECT status, seller FROM listings WHERE id = $1", listing_id)
+    return row is not None and not policy.may_read_row(row, _Owner(owner_id))
+
+
+async def _withhold(delivery_id: uuid.UUID) -> None:
+    # Dead with a reason, not deleted: the owner's log says why it never came; a replay checks again.
+    await db.fetch(
+        """UPDATE webhook_deliveries SET status = 'dead', dead_at = now(), updated_at = now(),
+                  last_error = 'withheld: the listing is no longer visible to this endpoint''s owner'
+           WHERE id = $1 AND status = 'pending'""",
+        delivery_id,
+    )
+
+
 async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbound.Sender) -> dict[str, int]:
     """Send the endpoint's due deliveries in order until one fails, none is due, or the batch time ends."""
     sent = {"succeeded": 0, "pending": 0, "dead": 0}
@@ -324,6 +357,10 @@ async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbo
                         endpoint_id,
                     )
                 ]
+            if await _withheld(head, endpoint["owner_id"]):
+                await _withhold(head["id"])
+                sent["dead"] += 1
+                continue
             outcome = await attempt(head, endpoint["url"], secrets, config, sender)
             result = await record(head, endpoint, outcome, config)
             sent[result] += 1

@@ -314,6 +314,52 @@ async def test_events_reach_only_those_who_may_read_the_listing(
     assert max(d["data"]["version"] for d in owned if "version" in d["data"]) == final["version"]
 
 
+async def test_a_webhook_retry_goes_out_only_if_the_listing_is_still_readable(client, people, local_webhooks):
+    """Deliveries wait (retries, a paused receiver): what is sent is checked again at send time."""
+    from app.core import db, outbound
+    from app.webhooks import delivery
+    from tests.webhooks.harness import Receiver
+
+    config = delivery.Config(retry_schedule=(60.0,), timeout_s=2.0, allow_hosts=("127.0.0.1",))
+    receiver = await Receiver().start()
+    sender = outbound.Sender()
+    try:
+        hooks = {}
+        for who in ("buyer", "seller"):
+            answer = await client.post(
+                "/api/webhooks/endpoints",
+                json={"url": f"{receiver.url}/{who}", "eventTypes": LISTING_TYPES},
+                headers=people[who]["headers"],
+            )
+            assert answer.status_code == 201, answer.text
+            hooks[who] = uuid.UUID(answer.json()["id"])
+        listing = await create(client, people["seller"])
+        await webhook_deliveries(str(hooks["buyer"]), listing["id"])  # queued while the listing is public
+        url = f"/api/listings/{listing['id']}"
+        assert (await client.delete(url, headers=people["seller"]["headers"])).status_code == 204
+        await webhook_deliveries(str(hooks["buyer"]), listing["id"])
+        for hook in hooks.values():
+            await delivery.deliver_endpoint(hook, config, sender)
+
+        def sent_to(who: str) -> list[str]:
+            bodies = [msgspec.json.decode(r["body"]) for r in receiver.requests if r["path"] == f"/{who}"]
+            return [b["type"] for b in bodies if b["data"].get("listingId") == listing["id"]]
+
+        assert sent_to("buyer") == ["listing.status_changed"]
+        assert "listing.created" in sent_to("seller")
+        withheld = await db.fetchrow(
+            "SELECT status, last_error FROM webhook_deliveries WHERE endpoint_id = $1 AND event_type = $2"
+            " AND payload->>'listingId' = $3",
+            hooks["buyer"],
+            "listing.created",
+            listing["id"],
+        )
+        assert withheld["status"] == "dead" and withheld["last_error"].startswith("withheld")
+    finally:
+        await sender.aclose()
+        await receiver.stop()
+
+
 # --- holds: public channels say that a hold exists, not who holds it -----------------------------
 
 
