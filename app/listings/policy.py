@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+import msgspec
+
 from app.core import db
 from app.listings.state import Status
 from realtime import channels
@@ -93,6 +95,41 @@ def targets(listing_id: uuid.UUID, seller_id: uuid.UUID, before: str | None, aft
 
 
 # --- readers that check the current state ------------------------------------------------------
+
+
+class _About(msgspec.Struct):
+    listing_id: str | None = msgspec.field(default=None, name="listingId")
+
+
+class _Frame(msgspec.Struct):
+    type: str = ""
+    data: _About = msgspec.field(default_factory=_About)
+
+
+_frame_decoder = msgspec.json.Decoder(_Frame)
+
+
+class ReplayGuard:
+    """`/ws` replay of the `listings` feed: events retained from when a listing was public may be
+    replayed only to those who may read it now; otherwise the subscriber gets `reset` (re-fetch over
+    REST), never a partial replay. The status change that took it out of view names no data."""
+
+    async def __call__(self, reader: Reader | None, channel: str, frames: list[bytes]) -> bool:
+        if channel != channels.listings_feed():
+            return True  # listing:<id> is checked at subscribe; user:, verification:, admin are private
+        ids: set[uuid.UUID] = set()
+        for raw in frames:
+            frame = _frame_decoder.decode(raw)
+            if frame.type != GONE_EVENT and frame.data.listing_id:
+                ids.add(uuid.UUID(frame.data.listing_id))
+        if not ids:
+            return True
+        rows = await db.fetch(
+            "SELECT status, seller FROM listings WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])",
+            list(ids),
+            [s.value for s in HIDDEN],
+        )
+        return all(may_read_row(row, reader) for row in rows)
 
 
 class ListingAccess:
