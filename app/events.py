@@ -50,11 +50,13 @@ class ListingPriceChanged(Event, tag="listing.price_changed"):
 # --- reservations -------------------------------------------------------------------------
 
 
-class HoldPlaced(Event, tag="hold.placed"):
+class HoldPlaced(Event, tag="hold.placed", omit_defaults=True):
+    """Public channels get it without `buyerId`; the holder, the seller side and admins with it."""
+
     hold_id: uuid.UUID
     listing_id: uuid.UUID
-    buyer_id: uuid.UUID
     expires_at: datetime
+    buyer_id: uuid.UUID | None = None
 
 
 class HoldReleased(Event, tag="hold.released"):

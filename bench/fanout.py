@@ -225,6 +225,7 @@ def start_server(name: str, port: int, redis_url: str, workdir: Path) -> subproc
         **os.environ,
         "REDIS_URL": redis_url,
         "ATP_RT_RELAY": "0",
+        "ATP_RT_ANON_PER_IP": "0",  # every bench client connects anonymously from 127.0.0.1
         "ATP_DATA_DIR": str(workdir),
         # No PostgreSQL in this bench: the log always exists, so the relay counters are never asked.
         "DATABASE_URL": "postgresql://bench@127.0.0.1:1/none",

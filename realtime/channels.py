@@ -97,15 +97,25 @@ class Reader(Protocol):
 
 # Resolves a verification case to the user it is about (None when unknown).
 SubjectLookup = Callable[[uuid.UUID], Awaitable[uuid.UUID | None]]
+# Whether a reader (None = anonymous) may read one listing now: the listings domain's rule.
+ListingAccess = Callable[[Reader | None, uuid.UUID], Awaitable[bool]]
 
 
 async def can_read(
-    reader: Reader | None, channel: str, *, verification_subject: SubjectLookup | None = None
+    reader: Reader | None,
+    channel: str,
+    *,
+    verification_subject: SubjectLookup | None = None,
+    listing_access: ListingAccess | None = None,
 ) -> bool:
     """Whether `reader` (None = anonymous) may subscribe to `channel`; deny by default."""
     name = parse(channel)
     if name is None:
         return False
+    if name.kind == LISTING and listing_access is not None:
+        # A public channel, but of one object: only while its reader may read that object.
+        assert name.object_id is not None
+        return await listing_access(reader, name.object_id)
     if name.is_public:
         return True
     if reader is None:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -26,6 +27,8 @@ log = logging.getLogger("atp.realtime.fanout")
 
 # channel names -> last seq assigned by the relay (PostgreSQL), for channels whose log is absent.
 LastSeqLookup = Callable[[list[str]], Awaitable[dict[str, int]]]
+# (reader or None, channel, frames of a replay) -> whether the reader may have them all now.
+ReplayGuard = Callable[[Any, str, list[bytes]], Awaitable[bool]]
 
 
 class FanoutConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +73,8 @@ class Hub:
         self._metrics = metrics
         self._config = config
         self._last_seqs = last_seqs
+        # Set by the app: a replay holding events its reader may not read now becomes `reset`.
+        self.replay_guard: ReplayGuard | None = None
         self._channels: dict[bytes, _Channel] = {}  # keyed by the live channel's Redis name
         self._lagging: set[Connection] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -149,8 +154,15 @@ class Hub:
         last = top
         if since is not None and since != top:
             entries = read.entries
-            if since < top and entries and entries[0].seq == since + 1 and entries[-1].seq >= top:
-                if not await self._replay(conn, [e for e in entries if e.seq <= top]):
+            wanted = [e for e in entries if e.seq <= top]
+            if (
+                since < top
+                and entries
+                and entries[0].seq == since + 1
+                and entries[-1].seq >= top
+                and await self._may_replay(conn, name, wanted)
+            ):
+                if not await self._replay(conn, wanted):
                     return
             else:
                 self._send_reset(conn, name, protocol.RESET_HISTORY_GAP, top)
@@ -168,6 +180,16 @@ class Hub:
         ch.live[conn] = last
         if epoch != self._epoch and not ch.repairing:
             self._start_repair(ch)  # Redis reconnected during the join: frames may have been lost
+
+    async def _may_replay(self, conn: Connection, name: str, entries: list[LogEntry]) -> bool:
+        """Whether the reader may have every replayed event now; if not, or unsure, they get `reset`."""
+        if self.replay_guard is None:
+            return True
+        try:
+            return await self.replay_guard(conn.session, name, [e.frame for e in entries])
+        except Exception as exc:  # a reset is always a correct answer
+            log.info("realtime: cannot check the replay of %s: %s", name, exc)
+            return False
 
     async def _replay(self, conn: Connection, entries: list[LogEntry]) -> bool:
         chunk = self._config.replay_chunk

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -11,7 +12,7 @@ from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
 
 from realtime import channels, protocol
-from realtime.connection import Connection, find_sansio_protocol, open_connection, prepare_protocol
+from realtime.connection import Connection, Session, find_sansio_protocol, open_connection, prepare_protocol
 from realtime.fanout import Unavailable
 from realtime.metrics import CONTENT_TYPE
 from realtime.runtime import Realtime
@@ -55,6 +56,21 @@ async def realtime_socket(socket: WebSocket) -> None:
     if ticket is not None and session is None:
         await socket.close(code=protocol.CLOSE_UNAUTHORIZED, reason="invalid, expired or used ticket")
         return
+    address = socket.client.host if socket.client else "unknown"
+    if session is None and not rt.anonymous.acquire(address):
+        await socket.close(
+            code=protocol.CLOSE_TOO_MANY_CONNECTIONS,
+            reason="too many anonymous connections from this address",
+        )
+        return
+    try:
+        await _run(socket, proto, session, rt)
+    finally:
+        if session is None:
+            rt.anonymous.release(address)
+
+
+async def _run(socket: WebSocket, proto: Any, session: Session | None, rt: Realtime) -> None:
     conn = open_connection(socket, proto, rt.config.limits, session, rt.hub.on_lag, rt.hub.on_pending)
     if session is not None and not await _take_slot(rt, conn):
         await conn.close(protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections for this user")
@@ -128,7 +144,18 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
             )
         )
         return
-    if not await channels.can_read(conn.session, name, verification_subject=rt.verification_subject):
+    try:
+        allowed = await channels.can_read(
+            conn.session,
+            name,
+            verification_subject=rt.verification_subject,
+            listing_access=rt.listing_access,
+        )
+    except Exception as exc:  # the database is away: the client may retry
+        log.warning("realtime: cannot authorize %s: %s", name, exc)
+        conn.send(protocol.error(protocol.ERR_UNAVAILABLE, "try again shortly", name))
+        return
+    if not allowed:
         conn.send(protocol.error(protocol.ERR_FORBIDDEN, "you may not read this channel", name))
         return
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -15,9 +16,15 @@ class ClientOp(msgspec.Struct, tag_field="op", kw_only=True, frozen=True):
     """Base of every client frame; unknown fields are ignored so clients may add their own."""
 
 
+# A seq is a PostgreSQL bigint; anything else (a float, 1e30, a 30-digit number) is a bad request,
+# never a log read that fails and answers `unavailable` (which clients retry for ever).
+MAX_SEQ = 2**63 - 1
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+
+
 class Subscribe(ClientOp, tag="subscribe"):
     channel: str
-    since: int | None = None
+    since: Seq | None = None
 
 
 class Unsubscribe(ClientOp, tag="unsubscribe"):

@@ -19,7 +19,7 @@ from realtime.fanout import FanoutConfig, Hub
 from realtime.log import History, LogWriter
 from realtime.metrics import Metrics
 from realtime.outbox import Relay, RelayConfig
-from realtime.tickets import ConnectionSlots
+from realtime.tickets import AddressSlots, ConnectionSlots
 
 log = logging.getLogger("atp.realtime")
 
@@ -38,6 +38,7 @@ class RealtimeConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_inbound_bytes: int = 64 * 1024
     max_subscriptions: int = 100  # per connection
     max_connections_per_user: int = 20
+    max_anonymous_per_address: int = 20  # per client IP and process; 0 = no cap
     ticket_ttl_s: int = 30
     session_check_s: float = 30.0  # a disabled user's sockets close within this (+ one Redis round trip)
     run_relay: bool = True
@@ -54,11 +55,13 @@ class Realtime:
         *,
         session_check: SessionCheck | None = None,
         verification_subject: channels.SubjectLookup | None = None,
+        listing_access: channels.ListingAccess | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
         self.session_check = session_check
         self.verification_subject = verification_subject
+        self.listing_access = listing_access
         self.redis = Redis.from_url(
             config.redis_url,
             socket_timeout=5,
@@ -69,6 +72,7 @@ class Realtime:
         )
         self.writer = LogWriter(self.redis, config.history)
         self.slots = ConnectionSlots(self.redis, config.max_connections_per_user)
+        self.anonymous = AddressSlots(config.max_anonymous_per_address)
         self.hub = Hub(self.redis, self.metrics, config.fanout, self._last_seqs)
         self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay)
         self.connections: set[Connection] = set()

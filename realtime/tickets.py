@@ -88,3 +88,29 @@ class ConnectionSlots:
             pipe.zadd(key, {self._member(conn_id): expires}, xx=True)
             pipe.expire(key, self._ttl_s)
         await pipe.execute()
+
+
+class AddressSlots:
+    """At most `limit` anonymous sockets per client address in this process (0 = no cap).
+
+    Anonymous sockets have no user to count against; the address is the client's as uvicorn saw it
+    (the real one behind trusted proxies with `--forwarded-allow-ips`, never a raw X-Forwarded-For).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._open: dict[str, int] = {}
+
+    def acquire(self, address: str) -> bool:
+        held = self._open.get(address, 0)
+        if self._limit and held >= self._limit:
+            return False
+        self._open[address] = held + 1
+        return True
+
+    def release(self, address: str) -> None:
+        held = self._open.get(address, 0) - 1
+        if held > 0:
+            self._open[address] = held
+        else:
+            self._open.pop(address, None)

@@ -9,7 +9,9 @@ import json
 class AsgiWebSocket:
     """Opens `path` on `app` as an ASGI websocket scope; frames are JSON text."""
 
-    def __init__(self, app, path: str, query: str = "") -> None:
+    def __init__(
+        self, app, path: str, query: str = "", client: tuple[str, int] = ("127.0.0.1", 50000)
+    ) -> None:
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.outbox: asyncio.Queue = asyncio.Queue()
         scope = {
@@ -18,7 +20,7 @@ class AsgiWebSocket:
             "http_version": "1.1",
             "scheme": "ws",
             "server": ("testserver", 80),
-            "client": ("127.0.0.1", 50000),
+            "client": client,
             "root_path": "",
             "path": path,
             "raw_path": path.encode(),

@@ -25,7 +25,7 @@ from app.auth.principal import Principal
 from app.core import db
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, NotFound
-from app.listings import service
+from app.listings import policy, service
 from app.listings.schemas import PhotoRead, listing_read
 from app.media.storage import MediaStorage, media_url
 
@@ -137,7 +137,7 @@ def _photo_read(row) -> PhotoRead:
 
 async def _locked_listing_for_change(uow: UnitOfWork, principal: Principal, listing_id: uuid.UUID):
     row = await uow.conn.fetchrow("SELECT * FROM listings WHERE id = $1 FOR UPDATE", listing_id)
-    if row is None or not service._visible(row, principal):
+    if row is None or not policy.may_read_row(row, principal):
         raise NotFound("listing not found")
     service._actor(principal, row)  # 403 unless owner or admin
     return row
@@ -187,7 +187,7 @@ async def upload_photo(
 async def list_photos(listing_id: uuid.UUID, viewer: Principal | None) -> list[PhotoRead]:
     """Photos in upload order; unfinished and failed ones only for the owner and admins."""
     listing = await db.fetchrow("SELECT id, seller, status FROM listings WHERE id = $1", listing_id)
-    if listing is None or not service._visible(listing, viewer):
+    if listing is None or not policy.may_read_row(listing, viewer):
         raise NotFound("listing not found")
     rows = await db.fetch(
         "SELECT * FROM listing_photos WHERE listing = $1 ORDER BY created_at, id", listing_id
@@ -348,7 +348,7 @@ async def media_access(key: str, viewer: Principal | None) -> MediaFile:
     )
     if row is None or key not in (row["original_key"], row["thumbnail_key"], row["large_key"]):
         raise NotFound("file not found")
-    public = key != row["original_key"] and service._visible(row, None)
+    public = key != row["original_key"] and policy.may_read_row(row, None)
     if not public and not _may_manage(row, viewer):
         raise NotFound("file not found")
     return MediaFile(key=key, public=public)

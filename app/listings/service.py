@@ -17,9 +17,9 @@ from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from app.core.pagination import Page, decode_cursor, encode_cursor
 from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged, ListingUpdated
+from app.listings import policy
 from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
 from app.listings.state import PUBLIC, Actor, Status, TransitionError, check_transition
-from realtime import channels
 
 PUBLISH_LEVEL = 1
 
@@ -46,10 +46,6 @@ class TailNumberTaken(Conflict):
 
 class InvalidTransition(AppError):
     status, code, title = 409, "invalid_status_transition", "Status change not allowed"
-
-
-def _listing_channels(listing_id: uuid.UUID) -> list[str]:
-    return [channels.listings_feed(), channels.listing(listing_id)]
 
 
 def _snapshot(listing: ListingRead) -> dict[str, Any]:
@@ -93,7 +89,8 @@ async def create_listing(principal: Principal, data: ListingCreate, *, draft: bo
         await _record_price(uow.conn, row["id"], None, row["price"], row["currency"], principal.user_id)
         listing = listing_read(row)
         uow.emit(
-            ListingCreated(listing_id=row["id"], listing=_snapshot(listing)), _listing_channels(row["id"])
+            ListingCreated(listing_id=row["id"], listing=_snapshot(listing)),
+            policy.targets(row["id"], row["seller"], None, row["status"]).full,
         )
     return listing
 
@@ -111,7 +108,7 @@ async def _record_price(conn, listing_id, old: Decimal | None, new: Decimal, cur
 
 
 async def get_listing(listing_id: uuid.UUID, viewer: Principal | None = None) -> ListingRead:
-    """Any listing by id; drafts and withdrawn ones only for their owner and admins."""
+    """Any listing by id; hidden ones (policy.HIDDEN) only for their seller and admins."""
     row = await db.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id)
     if row is None or not _visible(row, viewer):
         raise NotFound("listing not found")
@@ -154,11 +151,7 @@ async def set_status_by_system(
 
 
 def _visible(row, viewer: Principal | None) -> bool:
-    if row["status"] not in (Status.DRAFT, Status.WITHDRAWN):
-        return True
-    return viewer is not None and (
-        viewer.user_id == row["seller"] or "listings:manage_any" in viewer.permissions
-    )
+    return policy.may_read_row(row, viewer)
 
 
 def _actor(principal: Principal, row) -> Actor:
@@ -233,7 +226,9 @@ async def _write_changes(conn, listing_id: uuid.UUID, changes: dict[str, Any]):
 
 
 def _emit_changes(uow: UnitOfWork, before, after, listing: ListingRead, changed: list[str], actor) -> None:
-    targets = _listing_channels(after["id"])
+    # Who may read the listing after the change decides where its events go (app/listings/policy.py).
+    where = policy.targets(after["id"], after["seller"], before["status"], after["status"])
+    targets = where.full
     version = after["version"]
     if "status" in changed:
         uow.emit(
@@ -243,7 +238,7 @@ def _emit_changes(uow: UnitOfWork, before, after, listing: ListingRead, changed:
                 previous_status=before["status"],
                 status=after["status"],
             ),
-            targets,
+            where.of("listing.status_changed"),
         )
     if "price" in changed:
         uow.emit(
@@ -317,12 +312,8 @@ async def list_listings(
         return f"${len(args)}"
 
     statuses = filters.statuses or sorted(PUBLIC)
-    is_admin = viewer is not None and "listings:manage_any" in viewer.permissions
-    if not is_admin:
-        hidden = {Status.DRAFT.value, Status.WITHDRAWN.value}
-        own = viewer is not None and filters.seller_id == viewer.user_id
-        if not own:
-            statuses = [s for s in statuses if s not in hidden]
+    own = viewer is not None and filters.seller_id == viewer.user_id
+    statuses = policy.readable_statuses(statuses, viewer, own=own)
     where.append(f"status = ANY({arg(statuses)}::text[])")
     if filters.manufacturer:
         where.append(f"lower(manufacturer) = lower({arg(filters.manufacturer)})")
@@ -385,6 +376,6 @@ async def mark_verified(uow: UnitOfWork, listing_id: uuid.UUID) -> ListingRead |
             changed=["verified"],
             listing=_snapshot(listing),
         ),
-        _listing_channels(listing_id),
+        policy.targets(listing_id, updated["seller"], updated["status"], updated["status"]).full,
     )
     return listing

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from app.auth.principal import Principal
 from app.core import db
 from app.core.errors import NotFound
-from app.listings import service
+from app.listings import policy, service
 from app.listings.schemas import ListingRead, ListingStats
 
 log = logging.getLogger("atp.listings.stats")
@@ -52,7 +52,7 @@ async def count_view(redis: Redis, listing: ListingRead, viewer: Principal | Non
 async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: Redis) -> ListingStats:
     """Views, unique viewers, the active hold and the waitlist length (owner or admin)."""
     listing = await db.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id)
-    if listing is None or not service._visible(listing, principal):
+    if listing is None or not policy.may_read_row(listing, principal):
         raise NotFound("listing not found")
     service._actor(principal, listing)  # 403 unless owner or admin
     async with redis.pipeline(transaction=False) as pipe:

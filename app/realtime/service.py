@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.auth.principal import revoked_jti_key, sessions_cut_key
 from app.core.db import engine
+from app.listings.policy import ListingAccess, ReplayGuard
 from app.settings import Settings
 from app.verification.queries import SubjectLookup
 from realtime.connection import Limits, Session
@@ -45,6 +46,7 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
             socket_send_buffer=int(num("ATP_RT_SOCKET_SNDBUF", 128 * 1024)),
         ),
         max_connections_per_user=int(num("ATP_RT_MAX_CONNECTIONS_PER_USER", 20)),
+        max_anonymous_per_address=int(num("ATP_RT_ANON_PER_IP", 20)),
         ticket_ttl_s=min(int(num("ATP_RT_TICKET_TTL_S", 30)), 60),
         session_check_s=num("ATP_RT_SESSION_CHECK_S", 30.0),
         run_relay=env.get("ATP_RT_RELAY", "1") != "0",
@@ -75,6 +77,8 @@ async def realtime_lifespan(app: Litestar) -> AsyncIterator[None]:
     rt = Realtime(realtime_config(app.state.settings))
     rt.session_check = lambda sessions: dead_sessions(rt.redis, sessions)
     rt.verification_subject = SubjectLookup()  # subjects may read their own verification:<id>
+    rt.listing_access = ListingAccess()  # listing:<id> only while the reader may read the listing
+    rt.hub.replay_guard = ReplayGuard()  # a `since` replay only of what the reader may read now
     app.state.realtime = rt
     await rt.start()
     try:

@@ -14,6 +14,7 @@ from app.core import db
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.events import ReservationConflict, ReservationCreated, ReservationExpired
+from app.listings import policy
 from app.listings.state import Status
 from app.reservations.schemas import ReservationCreate, ReservationRead, reservation_read
 from app.reservations.service import RETRIES, RETRYABLE, Busy, Due, ListingNotAvailable
@@ -60,7 +61,7 @@ async def _create(uow: UnitOfWork, broker: uuid.UUID, data: ReservationCreate):
     if buyer_type != "buyer":
         raise NotFound("buyer not found")
     status = await conn.fetchval("SELECT status FROM listings WHERE id = $1", data.listing_id)
-    if status is None or status in (Status.DRAFT, Status.WITHDRAWN):
+    if status is None or not policy.is_public(status):
         raise NotFound("listing not found")
     if status not in (Status.ACTIVE, Status.ON_HOLD, Status.UNDER_CONTRACT):
         raise ListingNotAvailable("the listing cannot be reserved now", currentStatus=status)

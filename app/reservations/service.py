@@ -23,6 +23,7 @@ from app.auth.principal import Principal
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.events import HoldContended, HoldExpired, HoldPlaced, HoldReleased, WaitlistPromoted
+from app.listings import policy
 from app.listings.schemas import HoldSummary
 from app.listings.service import set_status_by_system
 from app.listings.state import Status
@@ -100,14 +101,14 @@ async def _place(uow: UnitOfWork, buyer: uuid.UUID, listing_id: uuid.UUID, hours
     # index waits for it), which under a rush kept pooled connections idle for the whole queue.
     # The caller's place in line comes along so that a loser costs no further round trip.
     listing = await conn.fetchrow(
-        f"""SELECT l.status, h.expires_at, h.expires_at <= now() AS overdue,
+        f"""SELECT l.status, l.seller, h.expires_at, h.expires_at <= now() AS overdue,
                   ({WAITLIST_POSITION_SQL}) AS waitlist_position
            FROM listings l LEFT JOIN listing_holds h ON h.listing = l.id AND h.status = 'active'
            WHERE l.id = $1""",
         listing_id,
         buyer,
     )
-    if listing is None or listing["status"] in (Status.DRAFT, Status.WITHDRAWN):
+    if listing is None or not policy.is_public(listing["status"]):
         raise NotFound("listing not found")
     if listing["status"] not in (Status.ACTIVE, Status.ON_HOLD):
         raise ListingNotAvailable("the listing cannot be held now", currentStatus=listing["status"])
@@ -140,7 +141,7 @@ async def _place(uow: UnitOfWork, buyer: uuid.UUID, listing_id: uuid.UUID, hours
     ):
         # Rolling back removes the hold: a listing that is not active cannot be held.
         raise ListingNotAvailable("the listing cannot be held now")
-    _emit_placed(uow, row)
+    _emit_placed(uow, row, listing["seller"], Status.ON_HOLD)
     return hold_read(row), [Due("hold", row["id"], row["expires_at"])]
 
 
@@ -163,18 +164,26 @@ def _lost(
     )
 
 
-def _emit_placed(uow: UnitOfWork, row) -> None:
-    event = HoldPlaced(
-        hold_id=row["id"], listing_id=row["listing"], buyer_id=row["buyer"], expires_at=row["expires_at"]
-    )
-    uow.emit(event, [*channels.listing_channels(row["listing"]), channels.user(row["buyer"])])
+def _emit_placed(uow: UnitOfWork, row, seller: uuid.UUID, status: str) -> None:
+    """Two events: the public one says a hold exists and until when; the holder's side learns who."""
+    public, private = policy.hold_targets(row["listing"], seller, status, row["buyer"])
+    fields = {"hold_id": row["id"], "listing_id": row["listing"], "expires_at": row["expires_at"]}
+    if public:
+        uow.emit(HoldPlaced(**fields), public)
+    uow.emit(HoldPlaced(**fields, buyer_id=row["buyer"]), private)
+
+
+def _hold_channels(row, seller: uuid.UUID, status: str) -> list[str]:
+    """Channels of an event about hold `row` that names nobody: the public side and the holder's side."""
+    public, private = policy.hold_targets(row["listing"], seller, status, row["buyer"])
+    return [*public, *private]
 
 
 async def release_hold(principal: Principal, hold_id: uuid.UUID) -> list[Due]:
     """The holder, the listing's owner or an admin ends a hold; the next in line is offered it."""
     async with UnitOfWork() as uow:
         row = await uow.conn.fetchrow(
-            """SELECT h.*, l.seller FROM listing_holds h JOIN listings l ON l.id = h.listing
+            """SELECT h.*, l.seller, l.status AS listing_status FROM listing_holds h JOIN listings l ON l.id = h.listing
                WHERE h.id = $1 FOR UPDATE OF h""",
             hold_id,
         )
@@ -193,7 +202,7 @@ async def release_hold(principal: Principal, hold_id: uuid.UUID) -> list[Due]:
         )
         uow.emit(
             HoldReleased(hold_id=hold_id, listing_id=row["listing"], reason=status),
-            [*channels.listing_channels(row["listing"]), channels.user(row["buyer"])],
+            _hold_channels(row, row["seller"], row["listing_status"]),
         )
         return await _after_hold_ended(uow, row["listing"])
 
@@ -240,9 +249,10 @@ async def _expire_overdue(uow: UnitOfWork, listing_id: uuid.UUID) -> list[Due]:
 async def _ended(uow: UnitOfWork, rows) -> list[Due]:
     due: list[Due] = []
     for row in rows:
+        listing = await uow.conn.fetchrow("SELECT seller, status FROM listings WHERE id = $1", row["listing"])
         uow.emit(
             HoldExpired(hold_id=row["id"], listing_id=row["listing"]),
-            [*channels.listing_channels(row["listing"]), channels.user(row["buyer"])],
+            _hold_channels(row, listing["seller"], listing["status"]),
         )
         due += await _after_hold_ended(uow, row["listing"])
     return due
@@ -251,7 +261,7 @@ async def _ended(uow: UnitOfWork, rows) -> list[Due]:
 async def _after_hold_ended(uow: UnitOfWork, listing_id: uuid.UUID) -> list[Due]:
     """Offer the listing to the first buyer in line, or put it back on the market."""
     conn = uow.conn
-    listing = await conn.fetchrow("SELECT status FROM listings WHERE id = $1 FOR UPDATE", listing_id)
+    listing = await conn.fetchrow("SELECT status, seller FROM listings WHERE id = $1 FOR UPDATE", listing_id)
     if listing is None or listing["status"] != Status.ON_HOLD:
         return []  # withdrawn or sold while held: nothing to hand on
     # SKIP LOCKED: a buyer leaving the line right now is passed over rather than waited for.
@@ -274,7 +284,7 @@ async def _after_hold_ended(uow: UnitOfWork, listing_id: uuid.UUID) -> list[Due]
         buyer,
         window,
     )
-    _emit_placed(uow, row)
+    _emit_placed(uow, row, listing["seller"], listing["status"])
     uow.emit(
         WaitlistPromoted(listing_id=listing_id, offer_expires_at=row["expires_at"], hold_id=row["id"]),
         [channels.user(buyer)],
@@ -289,7 +299,7 @@ async def join_waitlist(principal: Principal, listing_id: uuid.UUID) -> Waitlist
     async with UnitOfWork() as uow:
         conn = uow.conn
         status = await conn.fetchval("SELECT status FROM listings WHERE id = $1", listing_id)
-        if status is None or status in (Status.DRAFT, Status.WITHDRAWN):
+        if status is None or not policy.is_public(status):
             raise NotFound("listing not found")
         if status not in (Status.ACTIVE, Status.ON_HOLD):
             raise ListingNotAvailable("the listing cannot be waited for", currentStatus=status)

@@ -8,11 +8,10 @@ from typing import Any
 import msgspec
 
 from app.auth.principal import Principal
-from app.listings.state import PUBLIC, Status
+from app.listings import policy
+from app.listings.state import PUBLIC
 from app.search.backends.base import SearchBackend
 from app.search.schemas import SearchQuery, SearchResult
-
-_HIDDEN = frozenset({Status.DRAFT.value, Status.WITHDRAWN.value})
 
 
 def make_backend(env: dict[str, str] | None = None) -> SearchBackend:
@@ -29,13 +28,10 @@ def make_backend(env: dict[str, str] | None = None) -> SearchBackend:
 
 
 def visible_statuses(query: SearchQuery, viewer: Principal | None) -> tuple[str, ...]:
-    """Public statuses by default; drafts and withdrawn only for admins and their own seller."""
+    """Public statuses by default; hidden ones (policy.HIDDEN) only for admins and their own seller."""
     statuses = list(query.statuses) or sorted(PUBLIC)
-    admin = viewer is not None and "listings:manage_any" in viewer.permissions
     own = viewer is not None and query.seller_id is not None and query.seller_id == viewer.user_id
-    if not (admin or own):
-        statuses = [s for s in statuses if s not in _HIDDEN]
-    return tuple(statuses)
+    return tuple(policy.readable_statuses(statuses, viewer, own=own))
 
 
 async def search(backend: SearchBackend, query: SearchQuery, viewer: Principal | None = None) -> SearchResult:

@@ -17,6 +17,7 @@ import msgspec
 
 from app.core import backoff, consumers, db, outbound
 from app.core.db import UnitOfWork
+from app.listings import policy
 from app.notifications.service import notify
 from app.settings import Settings
 from app.webhooks import signing
@@ -70,6 +71,32 @@ def _audience(channel: str) -> tuple[str, uuid.UUID | None] | None:
     return None
 
 
+def _listing_id(row) -> uuid.UUID | None:
+    payload = row["payload"]
+    data = msgspec.json.decode(payload) if isinstance(payload, (str, bytes)) else payload
+    value = data.get("listingId") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def _still_public(conn, relevant: list) -> list:
+    """Drop public events about listings that are not public any more (app/listings/policy.py).
+
+    The event was public when it was emitted; a bot reads it later, so it gets it only if it may
+    read the listing now. The status change that took the listing out of view names no data and
+    still goes out; nothing else does. The seller side has every event on its own channel.
+    """
+    about = {id(r): lid for r, (scope, _) in relevant if scope == "public" and (lid := _listing_id(r))}
+    hidden = await policy.hidden_now(conn, about.values())
+    if not hidden:
+        return relevant
+    return [
+        (r, a) for r, a in relevant if about.get(id(r)) not in hidden or r["event_type"] == policy.GONE_EVENT
+    ]
+
+
 async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[uuid.UUID]]:
     """Turn outbox events since the last run into deliveries; (events read, endpoints given work).
     Events read is -1 when another pump holds the position (it is doing this work right now)."""
@@ -82,6 +109,7 @@ async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[
         if position == after:
             return 0, touched
         relevant = [(r, a) for r in rows if (a := _audience(r["channel"])) is not None]
+        relevant = await _still_public(uow.conn, relevant)
         if relevant:
             types = list({r["event_type"] for r, _ in relevant})
             endpoints = await uow.conn.fetch(
@@ -268,6 +296,39 @@ async def _disable(uow: UnitOfWork, endpoint, failing_for: float) -> None:
     log.warning("webhooks: endpoint %s disabled after %.0f s of failures", endpoint["id"], failing_for)
 
 
+class _Owner(msgspec.Struct, frozen=True):
+    """An endpoint's owner as the listing rule sees them (bots never get admin reads)."""
+
+    user_id: uuid.UUID
+    is_admin: bool = False
+
+
+async def _withheld(head, owner_id: uuid.UUID) -> bool:
+    """Whether this delivery carries a listing its endpoint's owner may no longer read.
+
+    A retry or replay may come hours after the event: it goes out only if the owner may read the
+    listing now (app/listings/policy.py). Hold and reservation events name no listing data.
+    """
+    event_type = head["event_type"]
+    if not event_type.startswith("listing.") or event_type == policy.GONE_EVENT:
+        return False
+    listing_id = _listing_id(head)
+    if listing_id is None:
+        return False
+    row = await db.fetchrow("SELECT status, seller FROM listings WHERE id = $1", listing_id)
+    return row is not None and not policy.may_read_row(row, _Owner(owner_id))
+
+
+async def _withhold(delivery_id: uuid.UUID) -> None:
+    # Dead with a reason, not deleted: the owner's log says why it never came; a replay checks again.
+    await db.fetch(
+        """UPDATE webhook_deliveries SET status = 'dead', dead_at = now(), updated_at = now(),
+                  last_error = 'withheld: the listing is no longer visible to this endpoint''s owner'
+           WHERE id = $1 AND status = 'pending'""",
+        delivery_id,
+    )
+
+
 async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbound.Sender) -> dict[str, int]:
     """Send the endpoint's due deliveries in order until one fails, none is due, or the batch time ends."""
     sent = {"succeeded": 0, "pending": 0, "dead": 0}
@@ -302,6 +363,10 @@ async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbo
                         endpoint_id,
                     )
                 ]
+            if await _withheld(head, endpoint["owner_id"]):
+                await _withhold(head["id"])
+                sent["dead"] += 1
+                continue
             outcome = await attempt(head, endpoint["url"], secrets, config, sender)
             result = await record(head, endpoint, outcome, config)
             sent[result] += 1

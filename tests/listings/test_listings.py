@@ -201,7 +201,19 @@ async def test_status_changes_follow_the_state_machine(client, seller, admin):
     suspended = await client.patch(url, json={"status": "suspended"}, headers=admin["headers"])
     assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
     types = [t for _, t in await outbox(listing["id"])]
-    assert types[-2:] == ["listing.status_changed", "listing.updated"]
+    # Suspended is hidden: the public channel hears only that the status changed (app/listings/policy.py);
+    # the whole listing goes to its seller's channel and `admin`.
+    assert types[-1:] == ["listing.status_changed"]
+    private = await db.fetch(
+        "SELECT channel, event_type FROM outbox_events WHERE payload->>'listingId' = $1 AND channel <> ALL($2)"
+        " ORDER BY position",
+        listing["id"],
+        ["listings", f"listing:{listing['id']}"],
+    )
+    assert [(r["channel"], r["event_type"]) for r in private][-2:] == [
+        (f"user:{seller['id']}", "listing.updated"),
+        ("admin", "listing.updated"),
+    ]
     sold = await client.patch(url, json={"status": "sold"}, headers=seller["headers"])
     assert_problem(sold, 409, "invalid_status_transition")
 

@@ -175,7 +175,12 @@ export async function listingView(main, { id }) {
     } catch (err) { live.textContent = errorText(err); }
   }
 
+  const applied = new Set(); // event ids: a publish step reaches the seller on both channels
   function onEvent(frame) {
+    if (frame.id) {
+      if (applied.has(frame.id)) return;
+      applied.add(frame.id);
+    }
     const data = frame.data || {};
     switch (frame.type) {
       case "listing.price_changed":
@@ -212,6 +217,13 @@ export async function listingView(main, { id }) {
   function onPersonal(frame) {
     const data = frame.data || {};
     if (data.listingId !== listing.id) return;
+    // A draft, suspended or withdrawn listing's changes reach only its seller (and admins), on this channel.
+    if (frame.type.startsWith("listing.")) { onEvent(frame); return; }
+    // Who holds a listing is told only on the holder's own channel; the public hold.placed has no buyerId.
+    if (frame.type === "hold.placed" && user && data.buyerId === user.id) {
+      state.myHold = { id: data.holdId, expiresAt: data.expiresAt };
+      drawHold();
+    }
     if (frame.type === "waitlist.promoted") {
       state.waitlist = null;
       state.myHold = data.holdId ? { id: data.holdId, expiresAt: data.offerExpiresAt } : state.myHold;
