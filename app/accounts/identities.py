@@ -162,10 +162,13 @@ async def _user_for(conn: asyncpg.Connection, provider: OidcProvider, identity: 
     """The account of this identity: already linked, linked now by a verified email, or new."""
     row = await conn.fetchrow(
         """SELECT i.id, i."user", u.status FROM user_identities i JOIN users u ON u.id = i."user"
-           WHERE i.provider = $1 AND i.subject = $2""",
+           WHERE i.provider = $1 AND i.subject = $2 AND i.issuer = $3""",
         provider.name,
         identity.subject,
+        provider.issuer,
     )
+    # A `sub` is unique only within its issuer: if a provider's issuer is changed, its old links stop matching
+    # (and, sharing the (provider, subject) index, are never silently taken over by the new issuer).
     if row is not None:
         if row["status"] == "suspended":
             raise OAuthFailed("this account is suspended")
