@@ -234,7 +234,8 @@ def _identity(claims: dict[str, Any]) -> Identity:
     verified = verified or claims.get("xms_edov") is True
     return Identity(
         subject=str(claims["sub"])[:255],
-        email=email.strip().lower() if isinstance(email, str) else "",
+        # An address too long for our column is treated as none rather than cut into someone else's.
+        email=email.strip().lower() if isinstance(email, str) and len(email.strip()) <= 255 else "",
         email_verified=verified,
         given_name=str(claims.get("given_name") or "")[:100],
         family_name=str(claims.get("family_name") or "")[:100],

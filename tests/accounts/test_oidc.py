@@ -17,6 +17,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, RSAKey
 
+from app.accounts.identities import safe_redirect
 from app.auth.oidc import check_id_token
 from app.auth.oidc_config import OidcProvider, load_oidc_providers
 from app.core.db import UnitOfWork
@@ -359,3 +360,19 @@ def test_provider_configuration_from_the_environment():
         load_oidc_providers({**env, "ATP_OIDC_GOOGLE_ISSUER": "http://accounts.google.com"})
     with pytest.raises(ValueError):
         load_oidc_providers({"ATP_OIDC_PROVIDERS": "x"})
+
+
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [
+        ("/listings/1?tab=specs", "/listings/1?tab=specs"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/ok\nSet-Cookie:x", "/"),
+        ("", "/"),
+        ("/" + "a" * 600, "/"),
+    ],
+)
+def test_only_paths_on_this_site_are_returned_to(asked, kept):
+    assert safe_redirect(asked) == kept
