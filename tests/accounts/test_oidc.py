@@ -284,6 +284,32 @@ async def test_id_token_for_another_client_is_refused(browser, provider):
     assert await _linked(person["sub"]) == 0
 
 
+async def test_email_missing_from_the_id_token_is_read_from_userinfo(browser, provider):
+    email = _email()
+    person = provider.sign_in_as(email=email)
+    provider.claim_overrides = {"email": None, "email_verified": None}
+    response = await _sign_in(browser)
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email"] == email
+    assert await _linked(person["sub"]) == 1
+
+
+async def test_a_rotated_provider_key_is_fetched_again(browser, provider, configured):
+    provider.sign_in_as(email=_email())
+    assert (await _sign_in(browser)).status_code == 200  # the key set is cached now
+    # Another test may have just used the once-a-minute refetch; this one starts with it available.
+    redis = configured.state.redis
+    await redis.delete(*[key async for key in redis.scan_iter("atp:oidc:jwks-refetch:*")])
+    old = provider.key
+    provider.key = RSAKey.generate_key(2048, parameters={"kid": "rotated-key", "use": "sig", "alg": "RS256"})
+    try:
+        provider.sign_in_as(email=_email())
+        assert (await _sign_in(browser)).status_code == 200
+    finally:
+        provider.key = old
+        await redis.delete(*[key async for key in redis.scan_iter("atp:oidc:jwks*")])
+
+
 async def test_denied_consent_is_refused(browser, provider):
     provider.person = None
     url = await _to_provider(browser)
