@@ -32,6 +32,7 @@ log = logging.getLogger("atp")
 
 def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
+    from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
@@ -54,6 +55,8 @@ def _routers() -> list:
         SystemController,
         AuthController,
         MeController,
+        OAuthController,
+        IdentityController,
         ListingController,
         ListingDetailController,
         MediaController,

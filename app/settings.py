@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgspec
 
+from app.auth.oidc_config import OidcProvider, load_oidc_providers
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +53,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_timeout_s: float = 5.0
     webhook_secret_overlap_s: int = 24 * 3600
     notify_retry_schedule: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600)
+    oidc_providers: tuple[OidcProvider, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +116,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_s=float(env.get("ATP_WEBHOOK_TIMEOUT_S", "5")),
         webhook_secret_overlap_s=int(env.get("ATP_WEBHOOK_SECRET_OVERLAP_S", str(24 * 3600))),
         notify_retry_schedule=_seconds(env.get("ATP_NOTIFY_RETRY_SCHEDULE", "10,60,300,1800,7200,21600")),
+        oidc_providers=load_oidc_providers(env),
     )
 
 

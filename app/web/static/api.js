@@ -125,6 +125,12 @@ export async function login(email, password, totp) {
   return loadProfile();
 }
 
+/** Finish a sign-in with an identity provider: the callback's one-time code for a session (docs/oidc.md). */
+export async function oauthSignIn(code) {
+  tokenReceived(await api("/api/auth/oauth/exchange", { method: "POST", body: { code }, headers: WEB, retry: false }));
+  return loadProfile();
+}
+
 export async function register(fields) {
   // With the web header the refresh token lands in the httpOnly cookie, never in this page.
   tokenReceived(await api("/api/auth/register", { method: "POST", body: fields, headers: WEB, retry: false }));

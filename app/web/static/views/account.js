@@ -2,6 +2,7 @@
 
 import { api, currentSession, optional } from "../api.js";
 import { errorText, field, h, notice, replace, toast } from "../ui.js";
+import { linkedIdentities } from "./identities.js";
 
 const CHANNELS = ["email", "telegram", "push"];
 
@@ -12,10 +13,12 @@ export async function accountView(main) {
   const prefsBox = h("div", { class: "stack" });
   const telegramBox = h("div", { class: "stack" });
   const pushBox = h("div", { class: "stack" });
+  const identityBox = h("div", { class: "stack", id: "identities" });
   main.append(h("h1", {}, "My account"),
     h("section", { class: "card", "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title" }, "Profile"),
       h("dl", { class: "specs" }, [["Email", user.email], ["Company", user.companyName], ["Account type", user.userType],
         ["Verification level", user.verificationLevel], ["Roles", (roles || []).join(", ")]].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]))),
+    h("section", { class: "card", "aria-labelledby": "idp-title" }, h("h2", { id: "idp-title" }, "Sign-in providers"), identityBox),
     h("section", { class: "card", "aria-labelledby": "totp-title" }, h("h2", { id: "totp-title" }, "Two-factor authentication"), totpBox),
     h("section", { class: "card", "aria-labelledby": "prefs-title" }, h("h2", { id: "prefs-title" }, "Notifications"), prefsBox),
     h("section", { class: "card", "aria-labelledby": "tg-title" }, h("h2", { id: "tg-title" }, "Telegram"), telegramBox),
@@ -72,6 +75,7 @@ export async function accountView(main) {
       } catch (err) { toast(errorText(err)); }
     } }, field("Link code", linkCode), h("button", { type: "submit" }, "Link Telegram")));
 
+  linkedIdentities(identityBox).catch((err) => replace(identityBox, notice("bad", errorText(err))));
   pushSettings(pushBox).catch((err) => replace(pushBox, notice("bad", errorText(err))));
   return null;
 }

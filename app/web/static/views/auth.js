@@ -3,6 +3,7 @@
 import { ApiError, login, register } from "../api.js";
 import { navigate } from "../router.js";
 import { errorText, field, h, notice, replace } from "../ui.js";
+import { finishProviderSignIn, providerButtons } from "./identities.js";
 
 function nextUrl(query) {
   const next = query.get("next") || "/";
@@ -37,8 +38,11 @@ export function loginView(main, _params, query) {
       submit.disabled = false;
     }
   } }, field("Email", email), field("Password", password), totpField, message, submit);
-  main.append(h("h1", { id: "login-title" }, "Log in"), form, h("p", {}, "New here? ", h("a", { href: "/register" }, "Create an account")));
+  const providers = h("div", { class: "stack form-narrow", id: "login-providers" });
+  main.append(h("h1", { id: "login-title" }, "Log in"), form, providers, h("p", {}, "New here? ", h("a", { href: "/register" }, "Create an account")));
   email.focus();
+  providerButtons(providers, nextUrl(query));
+  finishProviderSignIn(message).then((signedIn) => { if (signedIn) navigate(nextUrl(query), { replace: true }); });
   return null;
 }
 
