@@ -1,4 +1,5 @@
 # Only Python 3.11+ and make are needed: everything else lands in .venv.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,8 +31,17 @@ $(BROWSER_STAMP): $(STAMP)
 run: $(STAMP)
 	$(BIN)/atp run
 
+# The suite runs under coverage.py (subprocesses included, see [tool.coverage] in pyproject.toml); the
+# per-file table lands in .data/coverage/report.txt, the total is printed before pytest's closing line.
 test: $(STAMP) $(BROWSER_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@rm -rf .data/coverage && mkdir -p .data/coverage
+	@set -o pipefail; $(BIN)/coverage run -m pytest $(PYTEST_ARGS) 2>&1 | tee .data/coverage/pytest.log; \
+	status=$$?; \
+	$(BIN)/coverage combine -q >/dev/null 2>&1; \
+	$(BIN)/coverage report > .data/coverage/report.txt 2>&1 && \
+		echo "line coverage: $$(awk '/^TOTAL/ {print $$NF}' .data/coverage/report.txt) (per file: .data/coverage/report.txt)"; \
+	grep -E '(passed|failed|errors?|skipped)( [^ ]+)* in [0-9.]+s' .data/coverage/pytest.log | tail -n 1; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

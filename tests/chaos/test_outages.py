@@ -26,6 +26,7 @@ RECOVERY_S = 2.0
 @dataclass
 class Outcome:
     at: float
+    done: float
     kind: str
     status: int  # 0: no HTTP answer at all
     retry_after: str | None
@@ -63,14 +64,21 @@ class Load:
                     try:
                         answer = await client.request(method, path, **kwargs)
                     except httpx.HTTPError:
-                        self.outcomes.append(Outcome(at, kind, 0, None, None))
+                        self.outcomes.append(Outcome(at, time.monotonic(), kind, 0, None, None))
                         continue
                     code = None
                     if answer.status_code >= 400:
                         with contextlib.suppress(ValueError):
                             code = answer.json().get("code")
                     self.outcomes.append(
-                        Outcome(at, kind, answer.status_code, answer.headers.get("retry-after"), code)
+                        Outcome(
+                            at,
+                            time.monotonic(),
+                            kind,
+                            answer.status_code,
+                            answer.headers.get("retry-after"),
+                            code,
+                        )
                     )
                 await asyncio.sleep(0.01)
 
@@ -81,8 +89,9 @@ class Load:
         self._stop.set()
         await asyncio.gather(*self._tasks)
 
-    def between(self, start: float, end: float, kind: str | None = None) -> list[Outcome]:
-        return [o for o in self.outcomes if start <= o.at < end and (kind is None or o.kind == kind)]
+    def between(self, start: float, end: float) -> list[Outcome]:
+        """Requests sent and answered within [start, end)."""
+        return [o for o in self.outcomes if start <= o.at and o.done < end]
 
     def writes_ok(self) -> int:
         return sum(1 for o in self.outcomes if o.kind == "write" and o.status == 200)
