@@ -10,7 +10,8 @@ import msgspec
 from litestar import Request
 from redis.asyncio import Redis
 
-from app.auth.tokens import InvalidToken, TokenSigner
+from app.auth.scopes import InsufficientScope, check_key_route, permissions_of
+from app.auth.tokens import AccessClaims, InvalidToken, TokenSigner
 from app.core import db
 from app.core.errors import AppError, Forbidden, NotAuthenticated
 
@@ -25,6 +26,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     family_id: uuid.UUID | None = None
     expires_at: int | None = None
     api_key_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None  # an API key's scopes; None for a person's session
+    auth_time: int | None = None  # when the password was last entered for this session (epoch s)
 
     @property
     def is_admin(self) -> bool:
@@ -33,6 +36,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
             raise Forbidden(f"this action needs the '{permission}' permission")
+        if self.scopes is not None and permission not in permissions_of(self.scopes):
+            raise InsufficientScope(f"the API key's scopes do not include '{permission}'")
 
     def require_level(self, level: int, code: str = "verification_required") -> None:
         if self.verification_level < level:
@@ -52,6 +57,29 @@ def sessions_cut_key(user_id: uuid.UUID | str) -> str:
     return f"atp:auth:sessions-cut:{user_id}"
 
 
+def revoked_family_key(family_id: uuid.UUID | str) -> str:
+    """Every access token of this login (refresh-token family) is dead: logout, reuse, a revoked session."""
+    return f"atp:auth:revoked-family:{family_id}"
+
+
+def revocation_keys(claims: AccessClaims) -> list[str]:
+    """The Redis keys that can kill this access token, read in one MGET."""
+    keys = [revoked_jti_key(claims.jti), sessions_cut_key(claims.sub)]
+    if claims.fam:
+        keys.append(revoked_family_key(claims.fam))
+    return keys
+
+
+def is_revoked(claims: AccessClaims, values: list) -> bool:
+    """True when the values of `revocation_keys(claims)` say the token is dead."""
+    revoked, cut, *family = values
+    return (
+        revoked is not None
+        or any(v is not None for v in family)
+        or (cut is not None and claims.iat <= int(float(cut)))
+    )
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -61,8 +89,7 @@ async def principal_from_token(token: str, *, signer: TokenSigner, redis: Redis)
         claims = signer.decode(token)
     except InvalidToken:
         raise NotAuthenticated("the access token is invalid or expired", code="invalid_token") from None
-    revoked, cut = await redis.mget(revoked_jti_key(claims.jti), sessions_cut_key(claims.sub))
-    if revoked is not None or (cut is not None and claims.iat <= int(float(cut))):
+    if is_revoked(claims, await redis.mget(revocation_keys(claims))):
         raise NotAuthenticated("the access token has been revoked", code="token_revoked")
     return Principal(
         user_id=uuid.UUID(claims.sub),
@@ -73,6 +100,7 @@ async def principal_from_token(token: str, *, signer: TokenSigner, redis: Redis)
         jti=claims.jti,
         family_id=uuid.UUID(claims.fam) if claims.fam else None,
         expires_at=claims.exp,
+        auth_time=claims.auth_time,
     )
 
 
@@ -82,7 +110,7 @@ async def principal_from_api_key(key: str) -> Principal:
     if len(key) > 200:
         raise NotAuthenticated("the API key is invalid", code="invalid_api_key")
     row = await db.fetchrow(
-        """SELECT k.id AS key_id, u.id, u.email, u.verification_level, u.status
+        """SELECT k.id AS key_id, k.scopes, u.id, u.email, u.verification_level, u.status
            FROM api_keys k JOIN users u ON u.id = k."user"
            WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
         hash_secret(key),
@@ -101,6 +129,7 @@ async def principal_from_api_key(key: str) -> Principal:
         permissions=frozenset(permissions),
         verification_level=row["verification_level"],
         api_key_id=row["key_id"],
+        scopes=frozenset(row["scopes"]),
     )
 
 
@@ -120,6 +149,10 @@ async def resolve_principal(request: Request) -> Principal | None:
         principal = await principal_from_token(token.strip(), signer=state.signer, redis=state.redis)
     elif api_key:
         principal = await principal_from_api_key(api_key)
+        assert principal.scopes is not None
+        check_key_route(
+            principal.scopes, request.method, request.scope.get("path_template") or request.url.path
+        )
     request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 
