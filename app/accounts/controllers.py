@@ -207,6 +207,9 @@ class MeController(Controller):
         settings: NamedDependency[Settings],
     ) -> None:
         await sessions.revoke_session(principal, session_id, redis=redis, ttl_s=settings.access_token_ttl_s)
+        audit_log.info(
+            "session_revoked", extra={"user_id": str(principal.user_id), "session_id": str(session_id)}
+        )
 
     @delete("/sessions", summary="End every session but this one")
     async def revoke_other_sessions(
@@ -216,6 +219,7 @@ class MeController(Controller):
         settings: NamedDependency[Settings],
     ) -> None:
         await sessions.end_other_sessions(principal, redis=redis, ttl_s=settings.access_token_ttl_s)
+        audit_log.info("other_sessions_revoked", extra={"user_id": str(principal.user_id)})
 
     @post(
         "/password",
@@ -230,6 +234,7 @@ class MeController(Controller):
         settings: NamedDependency[Settings],
     ) -> None:
         await reauth.change_password(principal, data, redis=redis, ttl_s=settings.access_token_ttl_s)
+        audit_log.info("password_changed", extra={"user_id": str(principal.user_id)})
 
 
 def client_context(request: Request) -> sessions.ClientContext:
