@@ -16,11 +16,13 @@ The account is keyed by a hash of the normalised email, known or not: no enumera
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from app.core.errors import RateLimited
+from app.core.errors import AppError, RateLimited
 
 WINDOW_S = 15 * 60
 FREE_ATTEMPTS = 5
@@ -33,6 +35,7 @@ TOTP_MAX_FAILURES = 5
 TOTP_WINDOW_S = 15 * 60
 
 _PREFIX = "atp:auth:login"
+log = logging.getLogger("atp.auth")
 
 # KEYS: pair, account, ip, known-ips set. ARGV: now, window, free, pair/account/ip limits, client ip.
 # Returns 0 (attempt counted, go ahead) or the seconds to wait.
@@ -92,6 +95,20 @@ return 1
 """
 
 
+class ThrottleUnavailable(AppError):
+    """Redis is unreachable: refuse (fail closed) rather than let guesses through unthrottled."""
+
+    status, code, title = 503, "unavailable", "Service temporarily unavailable"
+    retry_after = 5
+
+
+async def _run(redis: Redis, script: str, keys: list[str], args: list) -> int:
+    try:
+        return int(await redis.register_script(script)(keys=keys, args=args))
+    except RedisError:
+        raise ThrottleUnavailable("log in is briefly unavailable; try again in a few seconds") from None
+
+
 def _account_tag(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
@@ -109,7 +126,7 @@ def _keys(email: str, ip: str) -> list[str]:
 async def login_attempt(redis: Redis, email: str, ip: str) -> None:
     """Count one log-in attempt for (email, client IP), or 429 `rate_limited` with `Retry-After`."""
     args = [time.time(), WINDOW_S, FREE_ATTEMPTS, PAIR_LIMIT, ACCOUNT_LIMIT, IP_LIMIT, ip]
-    wait = int(await redis.register_script(_GATE_LUA)(keys=_keys(email, ip), args=args))
+    wait = await _run(redis, _GATE_LUA, _keys(email, ip), args)
     if wait > 0:
         raise RateLimited(f"too many log-in attempts; try again in {wait} s", retry_after=wait)
 
@@ -117,26 +134,29 @@ async def login_attempt(redis: Redis, email: str, ip: str) -> None:
 async def password_accepted(redis: Redis, email: str, ip: str) -> None:
     """The password was right: reset this (account, IP) and give the attempt back (a TOTP step that
     follows has its own limit)."""
-    await redis.register_script(_PASSWORD_OK_LUA)(keys=_keys(email, ip), args=[ip])
+    await _run(redis, _PASSWORD_OK_LUA, _keys(email, ip), [ip])
 
 
 async def login_succeeded(redis: Redis, email: str, ip: str) -> None:
     """Remember the IP as a known-good context of the account for 30 days."""
     known = _keys(email, ip)[3]
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.sadd(known, ip)
-        pipe.expire(known, KNOWN_IP_TTL_S)
-        await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(known, ip)
+            pipe.expire(known, KNOWN_IP_TTL_S)
+            await pipe.execute()
+    except RedisError:  # the log in already happened; only the convenience is lost
+        log.warning("could not remember a known-good login address")
 
 
 async def take(redis: Redis, key: str, *, limit: int, window_s: int) -> int:
     """Count one use of `key` in a fixed window, atomically; 0 when allowed, else the seconds to wait."""
-    return int(await redis.register_script(_TAKE_LUA)(keys=[key], args=[limit, window_s]))
+    return await _run(redis, _TAKE_LUA, [key], [limit, window_s])
 
 
 async def give_back(redis: Redis, key: str) -> None:
     """Undo one `take` (the use turned out fine, e.g. a right TOTP code)."""
-    await redis.register_script(_GIVE_BACK_LUA)(keys=[key])
+    await _run(redis, _GIVE_BACK_LUA, [key], [])
 
 
 def totp_key(user_id) -> str:

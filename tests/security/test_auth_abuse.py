@@ -384,3 +384,20 @@ def test_device_names(user_agent, device):
     from app.accounts.sessions import describe_device
 
     assert describe_device(user_agent) == device
+
+
+async def test_login_fails_closed_with_503_when_the_limiter_cannot_reach_redis():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from app.auth import throttle
+
+    class Down:
+        def register_script(self, script):
+            async def run(**_):
+                raise RedisConnectionError("connection refused")
+
+            return run
+
+    with pytest.raises(throttle.ThrottleUnavailable) as caught:
+        await throttle.login_attempt(Down(), "someone@test.atp", "192.0.2.9")  # type: ignore[arg-type]
+    assert caught.value.status == 503 and caught.value.retry_after == 5
