@@ -32,7 +32,7 @@ export async function accountView(main) {
         h("p", {}, h("code", {}, setup.secret)), h("p", { class: "small muted" }, setup.otpauthUri),
         h("form", { class: "row", onsubmit: async (e) => {
           e.preventDefault();
-          try { await api("/api/auth/totp/confirm", { method: "POST", body: { code: code.value.trim() } }); replace(totpBox, notice("ok", "Two-factor authentication is on.")); }
+          try { await withPassword((extra) => api("/api/auth/totp/confirm", { method: "POST", body: { code: code.value.trim(), ...extra } })); replace(totpBox, notice("ok", "Two-factor authentication is on.")); }
           catch (err) { toast(errorText(err)); }
         } }, field("Code", code), h("button", { type: "submit" }, "Turn on")));
     } catch (err) { replace(totpBox, notice("bad", errorText(err))); }
