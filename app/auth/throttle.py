@@ -4,10 +4,11 @@ Log in: each attempt is counted *before* the password is checked, in one Lua cal
 cannot slip past the limit. Three buckets, 15-minute windows:
 - (account, client IP): the first 5 attempts are free, then each must wait 1, 2, 4, 8, 16 s after the last
   (progressive delay), and 10 is the ceiling. This is the one an attacker fills.
-- account, from any IP it has never logged in from: 50. A login from an IP that already succeeded for the
-  account (its known-good context) skips this bucket, so an attacker spraying from many addresses cannot
-  lock the owner out of their usual places; a new place still works until then.
+- account, from any IP it has never logged in from: 50.
 - client IP, any account: 100 (credential stuffing from one address).
+An IP that already completed a log in for the account (its known-good context) skips the last two, so an
+attacker spraying from many addresses, or sharing the owner's office NAT, cannot lock the owner out of their
+usual places; a new place still works until the account bucket fills.
 A right password resets its (account, IP) bucket and gives its attempt back elsewhere (TOTP has its own
 limit); a complete log in remembers the IP as known-good for 30 days.
 The account is keyed by a hash of the normalised email, known or not: no enumeration by throttling.
@@ -45,7 +46,7 @@ local limits = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 local known = redis.call('SISMEMBER', KEYS[4], ARGV[7]) == 1
 local wait = 0
 for i = 1, 3 do
-  if not (i == 2 and known) then
+  if not (i > 1 and known) then
     local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
     if n >= limits[i] then
       wait = math.max(wait, redis.call('TTL', KEYS[i]), 1)
@@ -57,7 +58,7 @@ for i = 1, 3 do
 end
 if wait > 0 then return wait end
 for i = 1, 3 do
-  if not (i == 2 and known) then
+  if not (i > 1 and known) then
     redis.call('HINCRBY', KEYS[i], 'n', 1)
     redis.call('HSET', KEYS[i], 'last', ARGV[1])
     if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], window) end
@@ -71,7 +72,7 @@ _PASSWORD_OK_LUA = """
 local known = redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1
 redis.call('DEL', KEYS[1])
 for i = 2, 3 do
-  if not (i == 2 and known) and tonumber(redis.call('HGET', KEYS[i], 'n') or '0') > 0 then
+  if not (i > 1 and known) and tonumber(redis.call('HGET', KEYS[i], 'n') or '0') > 0 then
     redis.call('HINCRBY', KEYS[i], 'n', -1)
   end
 end

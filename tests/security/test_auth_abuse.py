@@ -401,3 +401,22 @@ async def test_login_fails_closed_with_503_when_the_limiter_cannot_reach_redis()
     with pytest.raises(throttle.ThrottleUnavailable) as caught:
         await throttle.login_attempt(Down(), "someone@test.atp", "192.0.2.9")  # type: ignore[arg-type]
     assert caught.value.status == 503 and caught.value.retry_after == 5
+
+
+async def test_a_full_address_still_lets_in_an_owner_who_logged_in_from_there_before(app, client, accounts):
+    from app.auth import throttle
+
+    shared_nat = _ip()
+    regular, newcomer = await accounts.create("buyer"), await accounts.create("buyer")
+    async with client_at(app, shared_nat) as office:
+        await _login(office, regular)
+        # Someone else behind the same address used up its budget (credential stuffing).
+        await app.state.redis.hset(
+            f"atp:auth:login:ip:{shared_nat}", mapping={"n": throttle.IP_LIMIT, "last": 0}
+        )
+        await app.state.redis.expire(f"atp:auth:login:ip:{shared_nat}", 60)
+        blocked = await office.post(
+            "/api/auth/login", json={"email": newcomer["email"], "password": newcomer["password"]}
+        )
+        _problem(blocked, 429, "rate_limited")
+        await _login(office, regular)
