@@ -404,7 +404,8 @@ def _api_key_read(row) -> ApiKeyRead:
 async def create_api_key(principal: Principal, data: ApiKeyCreate, *, redis: Redis) -> ApiKeyCreated:
     """A new key with the chosen scopes (`read` when none are given), shown once; only its hash is kept."""
     principal.require("api_keys:manage")
-    scopes = [s for s in SCOPES if s in set(data.scopes or DEFAULT_SCOPES)]
+    chosen = set(DEFAULT_SCOPES if data.scopes is None else data.scopes)
+    scopes = [s for s in SCOPES if s in chosen]
     if not scopes:
         raise ValidationFailed("choose at least one scope", errors=[{"field": "scopes", "message": "empty"}])
     prefix = secrets.token_hex(4)

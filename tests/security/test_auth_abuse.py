@@ -171,12 +171,13 @@ async def test_a_key_does_only_what_its_scopes_allow(client, accounts):
     assert sorted(k["scopes"] for k in listed.json()) == [["listings"], ["read"]]
 
 
-async def test_an_unknown_scope_is_422(client, accounts):
+async def test_an_unknown_or_empty_scope_list_is_422(client, accounts):
     user = await accounts.create("buyer")
-    response = await client.post(
-        "/api/me/api-keys", headers=user["headers"], json={"name": "x", "scopes": ["admin"]}
-    )
-    _problem(response, 422, "validation_failed")
+    for scopes in (["admin"], []):
+        response = await client.post(
+            "/api/me/api-keys", headers=user["headers"], json={"name": "x", "scopes": scopes}
+        )
+        _problem(response, 422, "validation_failed")
 
 
 async def _age_login(user_id: str, minutes: int) -> None:
