@@ -232,7 +232,7 @@ async def test_refresh_reuse_kills_the_familys_live_access_tokens(client, accoun
 
 async def test_sessions_are_listed_and_one_or_all_others_can_be_ended(app, client, accounts):
     from app.realtime.service import dead_sessions
-    from realtime.connection import Session
+    from realtime.tickets import redeem_ticket
 
     user = await accounts.create("buyer")
     async with client_at(app, "192.0.2.44", FIREFOX) as laptop, client_at(app, "192.0.2.45", IPHONE) as phone:
@@ -251,7 +251,9 @@ async def test_sessions_are_listed_and_one_or_all_others_can_be_ended(app, clien
 
         # A socket opened from the phone's first session closes once the session ends.
         other_family = _family_of(other)
-        socket = Session(user_id=uuid.UUID(user["id"]), jti=None, issued_at=time.time(), family=other_family)
+        ticket = await phone.post("/api/realtime/ticket", headers=other["headers"])
+        socket = await redeem_ticket(app.state.realtime.redis, ticket.json()["ticket"])
+        assert socket is not None and socket.family == other_family
         assert await dead_sessions(app.state.redis, [socket]) == set()
 
         stranger = await accounts.create("buyer")
