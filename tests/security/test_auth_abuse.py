@@ -171,8 +171,10 @@ async def test_a_key_does_only_what_its_scopes_allow(client, accounts):
     assert sorted(k["scopes"] for k in listed.json()) == [["listings"], ["read"]]
 
 
-async def test_an_unknown_or_empty_scope_list_is_422(client, accounts):
+async def test_scopes_are_chosen_at_creation_and_an_unknown_or_empty_list_is_422(client, accounts):
     user = await accounts.create("buyer")
+    chosen = await _key(client, user, scopes=["webhooks", "read", "webhooks"])
+    assert chosen["scopes"] == ["read", "webhooks"]
     for scopes in (["admin"], []):
         response = await client.post(
             "/api/me/api-keys", headers=user["headers"], json={"name": "x", "scopes": scopes}
