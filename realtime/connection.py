@@ -51,6 +51,7 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     is_admin: bool = False
     jti: str | None = None
     issued_at: float = 0.0  # when the ticket was issued: the token was valid then
+    family: str | None = None  # the log in (refresh-token family) the ticket came from; ending it closes this
 
 
 class Limits(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from app.accounts import service
 from app.accounts.schemas import AuthResponse, user_read
+from app.accounts.sessions import ClientContext
 from app.auth import oidc
 from app.auth.oidc import OAuthFailed
 from app.auth.oidc_config import OidcProvider
@@ -223,7 +224,13 @@ async def _user_for(conn: asyncpg.Connection, provider: OidcProvider, identity: 
 
 
 async def exchange(
-    redis: Redis, *, code: str, browser: str, signer: TokenSigner, settings: Settings
+    redis: Redis,
+    *,
+    code: str,
+    browser: str,
+    signer: TokenSigner,
+    settings: Settings,
+    client: ClientContext | None = None,
 ) -> AuthResponse:
     """Swap the callback's one-time code for the token pair a password login gives."""
     raw = await redis.getdel(f"atp:oidc:login:{_digest(code)}") if code else None
@@ -238,7 +245,7 @@ async def exchange(
             raise OAuthFailed("this account is suspended")
         await uow.conn.execute("UPDATE users SET last_login = now() WHERE id = $1", user["id"])
         # The same session as a password login (one refresh family, the same access-token claims).
-        pair = await service._start_session(uow.conn, signer, settings, user)
+        pair = await service._start_session(uow.conn, signer, settings, user, client=client)
     return AuthResponse(
         user=user_read(user),
         access_token=pair.access_token,

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
 from redis.asyncio import Redis
 
 from app.accounts import identities, web_session
+from app.accounts.controllers import client_context
 from app.accounts.identities import IdentityRead, OAuthExchange, OAuthProviderRead
 from app.accounts.schemas import AuthResponse
 from app.auth import oidc
@@ -131,7 +132,12 @@ class OAuthController(Controller):
         redis: NamedDependency[Redis],
     ) -> Response[AuthResponse]:
         result = await identities.exchange(
-            redis, code=data.code, browser=_browser(request), signer=signer, settings=settings
+            redis,
+            code=data.code,
+            browser=_browser(request),
+            signer=signer,
+            settings=settings,
+            client=client_context(request),
         )
         response = web_session.token_response(request, settings, result, HTTP_200_OK)
         _set_browser(request, settings, response, "", 0)

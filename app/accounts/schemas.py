@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+import msgspec
 from msgspec import Meta
 
 from app.auth.passwords import common_passwords
+from app.auth.scopes import Scope
 from app.core.schema import Schema
 
 Email = Annotated[str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -24,7 +26,8 @@ NewPassword = Annotated[
 
 def openapi_refinements() -> dict[tuple[str, str], dict]:
     """Rules msgspec cannot express in the generated schema: (component, property) -> JSON Schema keywords."""
-    return {("RegisterRequest", "password"): {"not": {"enum": sorted(common_passwords())}}}
+    common = {"not": {"enum": sorted(common_passwords())}}
+    return {("RegisterRequest", "password"): common, ("PasswordChange", "newPassword"): common}
 
 
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
@@ -94,12 +97,46 @@ class TotpSetup(Schema):
     otpauth_uri: str
 
 
+CurrentPassword = Annotated[
+    AnyPassword,
+    Meta(description="the account's password: needed when the log in is older than 10 minutes"),
+]
+
+
 class TotpCodeRequest(Schema):
     code: TotpCode
+    current_password: CurrentPassword | None = None
+
+
+class RecentPassword(Schema):
+    current_password: CurrentPassword | None = None
+
+
+class PasswordChange(Schema):
+    current_password: AnyPassword
+    new_password: NewPassword
+
+
+class SessionRead(Schema):
+    id: uuid.UUID
+    device: str
+    user_agent: str
+    ip: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool = False
 
 
 class ApiKeyCreate(Schema):
     name: Annotated[str, Meta(min_length=1, max_length=100)]
+    scopes: (
+        Annotated[
+            list[Scope],
+            Meta(max_length=6, description="what the key may do; `read` only when left out"),
+        ]
+        | None
+    ) = None
+    current_password: CurrentPassword | None = None
 
 
 class ApiKeyRead(Schema):
@@ -109,6 +146,7 @@ class ApiKeyRead(Schema):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    scopes: list[str] = msgspec.field(default_factory=lambda: ["read"])
 
 
 class ApiKeyCreated(Schema):
@@ -117,6 +155,7 @@ class ApiKeyCreated(Schema):
     prefix: str
     key: str
     created_at: datetime
+    scopes: list[str] = msgspec.field(default_factory=lambda: ["read"])
 
 
 def user_read(row) -> UserRead:

@@ -11,6 +11,7 @@ import asyncpg
 import pyotp
 from redis.asyncio import Redis
 
+from app.accounts import reauth, sessions
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -23,19 +24,27 @@ from app.accounts.schemas import (
     TotpSetup,
     user_read,
 )
-from app.auth import passwords
+from app.accounts.sessions import ClientContext
+from app.auth import passwords, throttle
 from app.auth.principal import Principal, hash_secret, revoked_jti_key, seconds_left, sessions_cut_key
 from app.auth.rbac import roles_and_permissions
+from app.auth.scopes import DEFAULT_SCOPES, SCOPES
 from app.auth.tokens import TokenSigner
 from app.core.db import UnitOfWork
-from app.core.errors import AppError, Conflict, NotAuthenticated, NotFound, RateLimited, ValidationFailed
+from app.core.errors import (
+    AppError,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from app.settings import Settings
 
 USER_COLUMNS = """id, email, password_hash, first_name, last_name, company_name, phone, status, user_type,
     verification_level, totp_secret, totp_enabled, totp_last_step, created_at"""
 
-TOTP_MAX_FAILURES = 5
-TOTP_FAILURE_WINDOW_S = 15 * 60
+TOTP_MAX_FAILURES = throttle.TOTP_MAX_FAILURES
 
 
 class InvalidCredentials(AppError):
@@ -121,13 +130,18 @@ async def _start_session(
     *,
     family_id=None,
     family_expires_at: datetime | None = None,
+    client: ClientContext | None = None,
 ) -> TokenPair:
     roles, permissions = await roles_and_permissions(conn, user["id"])
     now = datetime.now(UTC)
+    new = family_id is None
     if family_id is None:
         family_id = uuid.uuid4()
         family_expires_at = now + timedelta(seconds=settings.refresh_token_absolute_ttl_s)
     assert family_expires_at is not None
+    auth_time = await sessions.record(
+        conn, family_id=family_id, user_id=user["id"], expires_at=family_expires_at, client=client, new=new
+    )
     refresh = "rt_" + secrets.token_urlsafe(32)
     await conn.execute(
         """INSERT INTO refresh_tokens (id, "user", family_id, token_hash, expires_at, family_expires_at, created_at)
@@ -145,11 +159,14 @@ async def _start_session(
         permissions=permissions,
         verification_level=user["verification_level"],
         family_id=family_id,
+        auth_time=int(auth_time.timestamp()),
     )
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=signer.ttl_s)
 
 
-async def register(data: RegisterRequest, *, signer: TokenSigner, settings: Settings) -> AuthResponse:
+async def register(
+    data: RegisterRequest, *, signer: TokenSigner, settings: Settings, client: ClientContext | None = None
+) -> AuthResponse:
     async with UnitOfWork() as uow:
         user = await create_user(
             uow.conn,
@@ -161,7 +178,7 @@ async def register(data: RegisterRequest, *, signer: TokenSigner, settings: Sett
             last_name=data.last_name,
             phone=data.phone,
         )
-        pair = await _start_session(uow.conn, signer, settings, user)
+        pair = await _start_session(uow.conn, signer, settings, user, client=client)
     return AuthResponse(
         user=user_read(user),
         access_token=pair.access_token,
@@ -174,17 +191,17 @@ async def _check_totp(conn: asyncpg.Connection, redis: Redis, user, code: str | 
     """Accept a code once (30 s step, ±1 step); at most 5 wrong codes per 15 minutes."""
     if code is None:
         raise TotpRequired("this account requires a TOTP code")
-    failures_key = f"atp:auth:totp-failures:{user['id']}"
-    failures = int(await redis.get(failures_key) or 0)
-    if failures >= TOTP_MAX_FAILURES:
-        raise RateLimited("too many wrong codes; try again later", code="totp_locked")
+    # Every try is counted before the code is checked, atomically, and a right code gives its try back:
+    # concurrent guesses cannot get past five.
+    failures_key = throttle.totp_key(user["id"])
+    wait = await throttle.take(
+        redis, failures_key, limit=throttle.TOTP_MAX_FAILURES, window_s=throttle.TOTP_WINDOW_S
+    )
+    if wait:
+        raise RateLimited("too many wrong codes; try again later", code="totp_locked", retry_after=wait)
     if not await accept_totp(conn, user, code):
-        async with redis.pipeline(transaction=True) as pipe:
-            # SET NX starts the window at the first failure (EXPIRE NX needs Redis 7).
-            pipe.set(failures_key, 0, ex=TOTP_FAILURE_WINDOW_S, nx=True)
-            pipe.incr(failures_key)
-            await pipe.execute()
         raise InvalidCredentials("the TOTP code is wrong or already used", code="invalid_totp")
+    await throttle.give_back(redis, failures_key)
 
 
 async def accept_totp(conn: asyncpg.Connection, user, code: str) -> bool:
@@ -204,7 +221,16 @@ async def accept_totp(conn: asyncpg.Connection, user, code: str) -> bool:
     return False
 
 
-async def login(data: LoginRequest, *, signer: TokenSigner, settings: Settings, redis: Redis) -> AuthResponse:
+async def login(
+    data: LoginRequest,
+    *,
+    signer: TokenSigner,
+    settings: Settings,
+    redis: Redis,
+    client: ClientContext | None = None,
+) -> AuthResponse:
+    client = client or ClientContext()
+    await throttle.login_attempt(redis, data.email, client.ip)
     async with UnitOfWork() as uow:
         user = await uow.conn.fetchrow(
             f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1", normalize_email(data.email)
@@ -215,6 +241,7 @@ async def login(data: LoginRequest, *, signer: TokenSigner, settings: Settings, 
         )
         if user is None or not ok or user["status"] == "suspended":
             raise InvalidCredentials("email or password is wrong")
+        await throttle.password_accepted(redis, data.email, client.ip)
         if user["totp_enabled"]:
             await _check_totp(uow.conn, redis, user, data.totp)
         if passwords.needs_rehash(user["password_hash"]):
@@ -224,7 +251,8 @@ async def login(data: LoginRequest, *, signer: TokenSigner, settings: Settings, 
                 await passwords.hash_password(data.password),
             )
         await uow.conn.execute("UPDATE users SET last_login = now() WHERE id = $1", user["id"])
-        pair = await _start_session(uow.conn, signer, settings, user)
+        pair = await _start_session(uow.conn, signer, settings, user, client=client)
+    await throttle.login_succeeded(redis, data.email, client.ip)
     return AuthResponse(
         user=user_read(user),
         access_token=pair.access_token,
@@ -237,8 +265,11 @@ class RefreshRejected(NotAuthenticated):
     code, title = "invalid_refresh_token", "Refresh token rejected"
 
 
-async def refresh(token: str, *, signer: TokenSigner, settings: Settings) -> TokenPair:
-    """Rotate: the presented token is spent; a spent token presented again kills its family."""
+async def refresh(
+    token: str, *, signer: TokenSigner, settings: Settings, redis: Redis, client: ClientContext | None = None
+) -> TokenPair:
+    """Rotate: the presented token is spent; a spent token presented again kills its family, live access
+    tokens included."""
     reused = False
     async with UnitOfWork() as uow:
         row = await uow.conn.fetchrow(
@@ -266,8 +297,10 @@ async def refresh(token: str, *, signer: TokenSigner, settings: Settings) -> Tok
                 user,
                 family_id=row["family_id"],
                 family_expires_at=row["family_expires_at"],
+                client=client,
             )
     assert reused
+    await sessions.deny_families(redis, [row["family_id"]], ttl_s=settings.access_token_ttl_s)
     # Raised after commit so the family revocation sticks.
     raise RefreshRejected(
         "refresh token reuse detected; all sessions of this login were revoked", code="refresh_token_reused"
@@ -278,20 +311,28 @@ async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL", family_id
     )
+    await conn.execute(
+        "UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", family_id
+    )
 
 
-async def logout(principal: Principal, *, redis: Redis) -> None:
+async def logout(principal: Principal, *, redis: Redis, ttl_s: int | None = None) -> None:
     if principal.jti:
         await redis.set(revoked_jti_key(principal.jti), "1", ex=seconds_left(principal))
     if principal.family_id:
         async with UnitOfWork() as uow:
             await revoke_family(uow.conn, principal.family_id)
+        # Sibling access tokens of this login (another tab's) end too.
+        await sessions.deny_families(redis, [principal.family_id], ttl_s=ttl_s or seconds_left(principal))
 
 
 async def end_all_sessions(conn: asyncpg.Connection, redis: Redis, user_id: uuid.UUID, *, ttl_s: int) -> None:
     """Revoke every refresh token and every access token issued so far to this user."""
     await conn.execute(
         'UPDATE refresh_tokens SET revoked_at = now() WHERE "user" = $1 AND revoked_at IS NULL', user_id
+    )
+    await conn.execute(
+        'UPDATE auth_sessions SET revoked_at = now() WHERE "user" = $1 AND revoked_at IS NULL', user_id
     )
     await redis.set(sessions_cut_key(user_id), str(int(time.time())), ex=ttl_s + 60)
 
@@ -303,10 +344,13 @@ async def profile(principal: Principal) -> ProfileResponse:
     return ProfileResponse(user=user_read(user), roles=roles, permissions=permissions)
 
 
-async def totp_enable(principal: Principal) -> TotpSetup:
+async def totp_enable(
+    principal: Principal, current_password: str | None = None, *, redis: Redis
+) -> TotpSetup:
     """Store a new secret, not yet active: it must be confirmed with a code."""
     secret = pyotp.random_base32()
     async with UnitOfWork() as uow:
+        await reauth.require_recent_password(uow.conn, principal, current_password, redis=redis)
         user = await get_user(uow.conn, principal.user_id, for_update=True)
         if user["totp_enabled"]:
             raise Conflict("two-factor authentication is already enabled", code="totp_already_enabled")
@@ -317,8 +361,11 @@ async def totp_enable(principal: Principal) -> TotpSetup:
     return TotpSetup(secret=secret, otpauth_uri=uri)
 
 
-async def totp_confirm(principal: Principal, code: str, *, redis: Redis) -> None:
+async def totp_confirm(
+    principal: Principal, code: str, current_password: str | None = None, *, redis: Redis
+) -> None:
     async with UnitOfWork() as uow:
+        await reauth.require_recent_password(uow.conn, principal, current_password, redis=redis)
         user = await get_user(uow.conn, principal.user_id, for_update=True)
         if user["totp_enabled"]:
             raise Conflict("two-factor authentication is already enabled", code="totp_already_enabled")
@@ -328,8 +375,11 @@ async def totp_confirm(principal: Principal, code: str, *, redis: Redis) -> None
         await uow.conn.execute("UPDATE users SET totp_enabled = true WHERE id = $1", principal.user_id)
 
 
-async def totp_disable(principal: Principal, code: str, *, redis: Redis) -> None:
+async def totp_disable(
+    principal: Principal, code: str, current_password: str | None = None, *, redis: Redis
+) -> None:
     async with UnitOfWork() as uow:
+        await reauth.require_recent_password(uow.conn, principal, current_password, redis=redis)
         user = await get_user(uow.conn, principal.user_id, for_update=True)
         if not user["totp_enabled"]:
             raise Conflict("two-factor authentication is not enabled", code="totp_not_enabled")
@@ -347,29 +397,38 @@ def _api_key_read(row) -> ApiKeyRead:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        scopes=list(row["scopes"]),
     )
 
 
-async def create_api_key(principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
-    """A new key, shown once; only its hash is kept."""
+async def create_api_key(principal: Principal, data: ApiKeyCreate, *, redis: Redis) -> ApiKeyCreated:
+    """A new key with the chosen scopes (`read` when none are given), shown once; only its hash is kept."""
     principal.require("api_keys:manage")
+    chosen = set(DEFAULT_SCOPES if data.scopes is None else data.scopes)
+    scopes = [s for s in SCOPES if s in chosen]
+    if not scopes:
+        raise ValidationFailed("choose at least one scope", errors=[{"field": "scopes", "message": "empty"}])
     prefix = secrets.token_hex(4)
     key = f"atp_{prefix}_{secrets.token_urlsafe(32)}"
     async with UnitOfWork() as uow:
+        await reauth.require_recent_password(uow.conn, principal, data.current_password, redis=redis)
         count = await uow.conn.fetchval(
             'SELECT count(*) FROM api_keys WHERE "user" = $1 AND revoked_at IS NULL', principal.user_id
         )
         if count >= 20:
             raise Conflict("at most 20 active API keys per account", code="api_key_limit")
         row = await uow.conn.fetchrow(
-            """INSERT INTO api_keys (id, "user", name, prefix, key_hash, created_at)
-               VALUES (gen_random_uuid(), $1, $2, $3, $4, now()) RETURNING id, created_at""",
+            """INSERT INTO api_keys (id, "user", name, prefix, key_hash, scopes, created_at)
+               VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, now()) RETURNING id, created_at""",
             principal.user_id,
             data.name,
             prefix,
             hash_secret(key),
+            scopes,
         )
-    return ApiKeyCreated(id=row["id"], name=data.name, prefix=prefix, key=key, created_at=row["created_at"])
+    return ApiKeyCreated(
+        id=row["id"], name=data.name, prefix=prefix, key=key, created_at=row["created_at"], scopes=scopes
+    )
 
 
 async def list_api_keys(principal: Principal) -> list[ApiKeyRead]:

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.auth.tokens import InvalidToken, TokenSigner
+from app.auth.scopes import InsufficientScope, check_key_route, permissions_of
+from app.auth.tokens import AccessClaims, InvalidToken, TokenSigner
 from app.core import db
 from app.core.errors import AppError, Forbidden, NotAuthenticated, ServiceUnavailable
 
@@ -30,6 +31,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     family_id: uuid.UUID | None = None
     expires_at: int | None = None
     api_key_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None  # an API key's scopes; None for a person's session
+    auth_time: int | None = None  # when the password was last entered for this session (epoch s)
 
     @property
     def is_admin(self) -> bool:
@@ -38,6 +41,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
             raise Forbidden(f"this action needs the '{permission}' permission")
+        if self.scopes is not None and permission not in permissions_of(self.scopes):
+            raise InsufficientScope(f"the API key's scopes do not include '{permission}'")
 
     def require_level(self, level: int, code: str = "verification_required") -> None:
         if self.verification_level < level:
@@ -57,27 +62,50 @@ def sessions_cut_key(user_id: uuid.UUID | str) -> str:
     return f"atp:auth:sessions-cut:{user_id}"
 
 
+def revoked_family_key(family_id: uuid.UUID | str) -> str:
+    """Every access token of this login (refresh-token family) is dead: logout, reuse, a revoked session."""
+    return f"atp:auth:revoked-family:{family_id}"
+
+
+def revocation_keys(claims: AccessClaims) -> list[str]:
+    """The Redis keys that can kill this access token, read in one MGET."""
+    keys = [revoked_jti_key(claims.jti), sessions_cut_key(claims.sub)]
+    if claims.fam:
+        keys.append(revoked_family_key(claims.fam))
+    return keys
+
+
+def is_revoked(claims: AccessClaims, values: list) -> bool:
+    """True when the values of `revocation_keys(claims)` say the token is dead."""
+    revoked, cut, *family = values
+    return (
+        revoked is not None
+        or any(v is not None for v in family)
+        or (cut is not None and claims.iat <= int(float(cut)))
+    )
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def _revocation_state(redis: Redis, claims, *, fail_open: bool) -> tuple[bytes | None, bytes | None]:
-    """The token's denylist entry and its user's sessions-cut time.
+async def _is_revoked(redis: Redis, claims: AccessClaims, *, fail_open: bool) -> bool:
+    """Whether the token's jti, its login (family) or all its user's sessions were revoked.
 
     With Redis unreachable a read (`fail_open`) goes on with the signature and expiry checks alone,
     which bounds a revoked token's reach to its remaining lifetime (at most 15 minutes); a write fails
     closed with 503, so nothing is changed on the word of a token we cannot check.
     """
     try:
-        revoked, cut = await redis.mget(revoked_jti_key(claims.jti), sessions_cut_key(claims.sub))
+        values = await redis.mget(revocation_keys(claims))
     except (RedisConnectionError, RedisTimeoutError):
         if not fail_open:
             raise ServiceUnavailable("token revocation cannot be checked right now; retry shortly") from None
         log.warning(
             "redis unavailable: token %s accepted for a read without its revocation check", claims.jti
         )
-        return None, None
-    return revoked, cut
+        return False
+    return is_revoked(claims, values)
 
 
 async def principal_from_token(
@@ -87,8 +115,7 @@ async def principal_from_token(
         claims = signer.decode(token)
     except InvalidToken:
         raise NotAuthenticated("the access token is invalid or expired", code="invalid_token") from None
-    revoked, cut = await _revocation_state(redis, claims, fail_open=fail_open)
-    if revoked is not None or (cut is not None and claims.iat <= int(float(cut))):
+    if await _is_revoked(redis, claims, fail_open=fail_open):
         raise NotAuthenticated("the access token has been revoked", code="token_revoked")
     return Principal(
         user_id=uuid.UUID(claims.sub),
@@ -99,6 +126,7 @@ async def principal_from_token(
         jti=claims.jti,
         family_id=uuid.UUID(claims.fam) if claims.fam else None,
         expires_at=claims.exp,
+        auth_time=claims.auth_time,
     )
 
 
@@ -108,7 +136,7 @@ async def principal_from_api_key(key: str) -> Principal:
     if len(key) > 200:
         raise NotAuthenticated("the API key is invalid", code="invalid_api_key")
     row = await db.fetchrow(
-        """SELECT k.id AS key_id, u.id, u.email, u.verification_level, u.status
+        """SELECT k.id AS key_id, k.scopes, u.id, u.email, u.verification_level, u.status
            FROM api_keys k JOIN users u ON u.id = k."user"
            WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
         hash_secret(key),
@@ -127,6 +155,7 @@ async def principal_from_api_key(key: str) -> Principal:
         permissions=frozenset(permissions),
         verification_level=row["verification_level"],
         api_key_id=row["key_id"],
+        scopes=frozenset(row["scopes"]),
     )
 
 
@@ -151,6 +180,10 @@ async def resolve_principal(request: Request) -> Principal | None:
         )
     elif api_key:
         principal = await principal_from_api_key(api_key)
+        assert principal.scopes is not None
+        check_key_route(
+            principal.scopes, request.method, request.scope.get("path_template") or request.url.path
+        )
     request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 

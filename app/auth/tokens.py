@@ -32,6 +32,7 @@ class AccessClaims(msgspec.Struct, frozen=True):
     exp: int
     jti: str
     fam: str | None = None
+    auth_time: int | None = None  # OIDC's claim: when the person last entered their password
 
 
 def load_or_create_key(pem: str, data_dir: Path, *, allow_generate: bool) -> OKPKey:
@@ -87,6 +88,7 @@ class TokenSigner:
         permissions: list[str],
         verification_level: int,
         family_id: uuid.UUID | None,
+        auth_time: int | None = None,
     ) -> tuple[str, AccessClaims]:
         now = int(time.time())
         claims = {
@@ -104,6 +106,8 @@ class TokenSigner:
         }
         if family_id is not None:
             claims["fam"] = str(family_id)
+        if auth_time is not None:
+            claims["auth_time"] = auth_time
         header = {"alg": ALGORITHM, "typ": ACCESS_TOKEN_TYPE, "kid": self._kid}
         token = jwt.encode(header, claims, self._key, algorithms=[ALGORITHM])
         return token, msgspec.convert(claims, AccessClaims, strict=False)

@@ -64,6 +64,10 @@ class PreconditionFailed(AppError):
 class RateLimited(AppError):
     status, code, title = 429, "rate_limited", "Too many attempts"
 
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
     body = {"type": "about:blank", "status": status, "title": title, "detail": detail, "code": code}
@@ -73,7 +77,10 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
 
 def _app_error(_: Request, exc: AppError) -> Response:
     response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
-    if exc.status == 503:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(max(1, int(retry_after)))
+    elif exc.status == 503:
         response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
     return response
 

@@ -29,7 +29,11 @@ class RealtimeController(Controller):
         """Connect to `/ws?ticket=<ticket>` within `expiresIn` seconds; the ticket works once."""
         rt: Realtime = request.app.state.realtime
         session = Session(
-            user_id=principal.user_id, is_admin=principal.is_admin, jti=principal.jti, issued_at=time.time()
+            user_id=principal.user_id,
+            is_admin=principal.is_admin,
+            jti=principal.jti,
+            issued_at=time.time(),
+            family=str(principal.family_id) if principal.family_id else None,
         )
         ttl = rt.config.ticket_ttl_s
         return TicketRead(ticket=await issue_ticket(rt.redis, session, ttl), expires_in=ttl)

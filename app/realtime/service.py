@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from redis.asyncio import Redis
 
-from app.auth.principal import revoked_jti_key, sessions_cut_key
+from app.auth.principal import revoked_family_key, revoked_jti_key, sessions_cut_key
 from app.core.db import engine
 from app.listings.policy import ListingAccess, ReplayGuard
 from app.settings import Settings
@@ -55,15 +55,18 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
 
 
 async def dead_sessions(redis: Redis, sessions: Sequence[Session]) -> set[int]:
-    """Indexes of sessions whose token was revoked or whose user's sessions were cut since."""
+    """Indexes of sessions whose token or log in was revoked, or whose user's sessions were cut since."""
     dead: set[int] = set()
     for start in range(0, len(sessions), 500):
         chunk = sessions[start : start + 500]
         keys = [sessions_cut_key(s.user_id) for s in chunk]
         keys += [revoked_jti_key(s.jti) if s.jti else sessions_cut_key(s.user_id) for s in chunk]
+        keys += [revoked_family_key(s.family) if s.family else sessions_cut_key(s.user_id) for s in chunk]
         values = await redis.mget(keys)
         for i, session in enumerate(chunk):
             cut, revoked = values[i], values[len(chunk) + i] if session.jti else None
+            if session.family and values[2 * len(chunk) + i] is not None:
+                revoked = revoked or values[2 * len(chunk) + i]
             # Same rule as principal_from_token: tokens issued at or before the cut are dead. The
             # ticket was issued while the token was valid, so a cut before it spares the socket.
             if revoked is not None or (cut is not None and int(float(cut)) >= int(session.issued_at)):

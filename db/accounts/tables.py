@@ -2,6 +2,7 @@
 
 from piccolo.columns import (
     UUID,
+    Array,
     Boolean,
     ForeignKey,
     Integer,
@@ -90,4 +91,19 @@ class ApiKey(Table, tablename="api_keys"):
     key_hash = Varchar(length=64, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    scopes = Array(base_column=Text(), default=["read"])
+
+
+class AuthSession(Table, tablename="auth_sessions"):
+    """A login a person can see and end: one refresh-token family (`id` = its family_id)."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(references=User)
+    user_agent = Varchar(length=512, default="")
+    ip = Varchar(length=64, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    auth_time = Timestamptz(default=TimestamptzNow())  # when the password was last entered for it
+    expires_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)

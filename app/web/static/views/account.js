@@ -1,7 +1,7 @@
-// My account: profile, two-factor authentication, where notifications reach me, Telegram link.
+// My account: profile, two-factor authentication, signed-in devices, where notifications reach me, Telegram link.
 
-import { api, currentSession, optional } from "../api.js";
-import { errorText, field, h, notice, replace, toast } from "../ui.js";
+import { ApiError, api, currentSession, optional } from "../api.js";
+import { errorText, field, h, notice, replace, toast, when } from "../ui.js";
 import { linkedIdentities } from "./identities.js";
 
 const CHANNELS = ["email", "telegram", "push"];
@@ -10,6 +10,7 @@ export async function accountView(main) {
   document.title = "My account — ATP";
   const { user, roles } = currentSession();
   const totpBox = h("div", { class: "stack" });
+  const sessionsBox = h("div", { class: "stack" });
   const prefsBox = h("div", { class: "stack" });
   const telegramBox = h("div", { class: "stack" });
   const pushBox = h("div", { class: "stack" });
@@ -20,6 +21,7 @@ export async function accountView(main) {
         ["Verification level", user.verificationLevel], ["Roles", (roles || []).join(", ")]].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]))),
     h("section", { class: "card", "aria-labelledby": "idp-title" }, h("h2", { id: "idp-title" }, "Sign-in providers"), identityBox),
     h("section", { class: "card", "aria-labelledby": "totp-title" }, h("h2", { id: "totp-title" }, "Two-factor authentication"), totpBox),
+    h("section", { class: "card", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Signed-in devices"), sessionsBox),
     h("section", { class: "card", "aria-labelledby": "prefs-title" }, h("h2", { id: "prefs-title" }, "Notifications"), prefsBox),
     h("section", { class: "card", "aria-labelledby": "tg-title" }, h("h2", { id: "tg-title" }, "Telegram"), telegramBox),
     h("section", { class: "card", "aria-labelledby": "push-title" }, h("h2", { id: "push-title" }, "Notifications on this device"), pushBox));
@@ -27,18 +29,20 @@ export async function accountView(main) {
   // 2FA: the server hands out a secret; it is on once a code from the app is confirmed.
   const start = h("button", { type: "button", class: "secondary", onclick: async () => {
     try {
-      const setup = await api("/api/auth/totp/enable", { method: "POST" });
+      const setup = await withPassword((body) => api("/api/auth/totp/enable", { method: "POST", body }));
       const code = h("input", { name: "code", inputmode: "numeric", pattern: "[0-9]{6}", maxlength: 6, autocomplete: "one-time-code", required: true });
       replace(totpBox, h("p", {}, "Add this key to your authenticator app, then enter the code it shows."),
         h("p", {}, h("code", {}, setup.secret)), h("p", { class: "small muted" }, setup.otpauthUri),
         h("form", { class: "row", onsubmit: async (e) => {
           e.preventDefault();
-          try { await api("/api/auth/totp/confirm", { method: "POST", body: { code: code.value.trim() } }); replace(totpBox, notice("ok", "Two-factor authentication is on.")); }
+          try { await withPassword((extra) => api("/api/auth/totp/confirm", { method: "POST", body: { code: code.value.trim(), ...extra } })); replace(totpBox, notice("ok", "Two-factor authentication is on.")); }
           catch (err) { toast(errorText(err)); }
         } }, field("Code", code), h("button", { type: "submit" }, "Turn on")));
     } catch (err) { replace(totpBox, notice("bad", errorText(err))); }
   } }, "Set up an authenticator app");
   replace(totpBox, h("p", { class: "muted" }, "Ask for a code from your phone at every log in."), start);
+
+  sessionList(sessionsBox).catch((err) => replace(sessionsBox, notice("bad", errorText(err))));
 
   const prefs = await optional("/api/notifications/preferences");
   if (!prefs.ok) {
@@ -78,6 +82,37 @@ export async function accountView(main) {
   linkedIdentities(identityBox).catch((err) => replace(identityBox, notice("bad", errorText(err))));
   pushSettings(pushBox).catch((err) => replace(pushBox, notice("bad", errorText(err))));
   return null;
+}
+
+// A log in older than 10 minutes must confirm the password before changing security settings.
+async function withPassword(call) {
+  try { return await call(undefined); } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "recent_auth_required") throw err;
+    const currentPassword = window.prompt("Enter your password to continue");
+    if (!currentPassword) throw err;
+    return call({ currentPassword });
+  }
+}
+
+// Every log in is a session: where and when it was last used, and a button that ends it (its tokens stop
+// working and its live connections close).
+async function sessionList(box) {
+  const render = async () => {
+    const { items } = await api("/api/me/sessions?limit=100");
+    const end = (label, path) => h("button", { type: "button", class: "secondary", onclick: async () => {
+      try { await api(path, { method: "DELETE" }); toast("Signed out."); } catch (err) { toast(errorText(err)); }
+      await render();
+    } }, label);
+    const rows = items.map((s) => h("tr", {},
+      h("td", {}, s.device, s.current ? h("span", { class: "muted small" }, " (this device)") : ""),
+      h("td", {}, s.ip), h("td", {}, when(s.lastSeenAt)), h("td", {}, when(s.createdAt)),
+      h("td", {}, s.current ? "" : end("Sign out", `/api/me/sessions/${s.id}`))));
+    replace(box, h("div", { class: "table-wrap" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["Device", "IP address", "Last seen", "Signed in", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows))),
+    items.length > 1 ? h("div", { class: "row" }, end("Sign out everywhere else", "/api/me/sessions")) : "");
+  };
+  await render();
 }
 
 // Web push: this browser subscribes with the server's VAPID key; the push service then wakes the
