@@ -39,17 +39,23 @@ async def usage(database_url: str) -> dict[str, dict[str, int]]:
         await conn.close()
 
 
+def _by_hand(where: str) -> SystemExit:
+    return SystemExit(
+        f"{where}, which this command cannot change; rotate by hand (docs/security.md):\n"
+        f"  1. add this entry last to the keys, for every process, and restart: {crypto.new_key_line()}\n"
+        "  2. move it first and restart again\n"
+        "  3. run `atp keys reencrypt`; drop the old key once `atp keys status` no longer lists it"
+    )
+
+
 def rotate_keyring(settings: Settings) -> crypto.Keyring:
     """Add a new current key to the keys file and return the new keyring (old keys stay to open)."""
     path = crypto.keys_file(settings)
     if path is None:
-        raise SystemExit(
-            "the keys come from ATP_ENCRYPTION_KEYS, which this command cannot change:\n"
-            f"  1. add this entry at the end of ATP_ENCRYPTION_KEYS everywhere: {crypto.new_key_line()}\n"
-            "  2. once every process runs with it, move it to the front and restart them\n"
-            "  3. run `atp keys reencrypt`; drop the old key once `atp keys status` no longer lists it"
-        )
+        raise _by_hand("the keys come from ATP_ENCRYPTION_KEYS")
     crypto.load_keyring(settings)  # in development, creates the first key if there is none yet
-    crypto.add_key_to_file(path)
-    crypto.forget_keyring()
+    try:
+        crypto.add_key_to_file(path)
+    except OSError as exc:
+        raise _by_hand(f"the keys file {path} is not writable ({exc.strerror})") from None
     return crypto.load_keyring(settings)

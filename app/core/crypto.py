@@ -188,13 +188,15 @@ def add_key_to_file(path: Path) -> str:
 
 
 class _Process:
-    """The keyring this process uses: loaded once from Settings; re-read from its file (at most once a
-    second) when a value names a key id it does not know, e.g. after `atp keys rotate` elsewhere."""
+    """The keyring this process uses: loaded once from Settings; re-read from its file when a value names
+    a key id it does not know, e.g. after `atp keys rotate` elsewhere (at once when the file changed,
+    else at most once a second, so a stray key id cannot make every request read the file)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ring: Keyring | None = None
         self._loaded_at = 0.0
+        self._version: int | None = None
 
     def get(self) -> Keyring:
         ring = self._ring
@@ -208,8 +210,13 @@ class _Process:
 
     def reload(self) -> Keyring:
         with self._lock:
+            source = self._ring.source if self._ring is not None else None
             if self._ring is None or (
-                self._ring.source is not None and time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S
+                source is not None
+                and (
+                    _version(source) != self._version
+                    or time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S
+                )
             ):
                 self._load()
             assert self._ring is not None
@@ -220,10 +227,19 @@ class _Process:
 
         self._ring = load_keyring(get_settings())
         self._loaded_at = time.monotonic()
+        self._version = _version(self._ring.source) if self._ring.source is not None else None
 
     def forget(self) -> None:
         with self._lock:
             self._ring = None
+
+
+def _version(path: Path) -> int | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return hash((stat.st_ino, stat.st_mtime_ns, stat.st_size))
 
 
 _process = _Process()

@@ -119,13 +119,12 @@ def test_rotating_the_keys_file_keeps_the_old_keys(tmp_path):
     assert rotated.current == new_kid and list(rotated.keys) == [new_kid, first.current]
 
 
-def test_the_process_rereads_its_keys_file_for_a_key_id_it_does_not_know(monkeypatch):
+def test_the_process_rereads_its_keys_file_for_a_key_id_it_does_not_know():
     """After `atp keys rotate` in another process, values sealed with the new key still open here."""
     settings = load_settings()
     ring = crypto.keyring()
     path = crypto.keys_file(settings)
     before = path.read_text()
-    monkeypatch.setattr(crypto, "RELOAD_INTERVAL_S", 0.0)
     try:
         crypto.add_key_to_file(path)
         elsewhere = crypto.load_keyring(settings)  # what the rotating process now seals with
@@ -136,3 +135,22 @@ def test_the_process_rereads_its_keys_file_for_a_key_id_it_does_not_know(monkeyp
     finally:
         path.write_text(before)
         crypto.forget_keyring()
+
+
+def test_rotate_explains_what_to_do_when_it_cannot_write_the_keys(tmp_path):
+    from app.cli.keys import rotate_keyring
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(SystemExit, match="ATP_ENCRYPTION_KEYS"):
+        rotate_keyring(load_settings({"ATP_ENCRYPTION_KEYS": f"a:{key}", "ATP_DATA_DIR": str(tmp_path)}))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "keys").write_text(f"a:{key}\n")
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores modes
+            pytest.skip("running as root: the directory stays writable")
+        with pytest.raises(SystemExit, match="not writable"):
+            rotate_keyring(load_settings({"ATP_ENCRYPTION_KEYS_FILE": str(ro / "keys")}))
+    finally:
+        ro.chmod(0o700)
