@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from app.accounts.schemas import openapi_refinements
 from app.auth.principal import provide_optional_principal, provide_principal
 from app.auth.tokens import TokenSigner, load_or_create_key
+from app.core.crypto import load_keyring
 from app.core.db import engine, start_pool
 from app.core.deps import provide_redis, provide_settings, provide_signer
 from app.core.errors import EXCEPTION_HANDLERS
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     key = load_or_create_key(
         settings.jwt_private_key_pem, settings.data_dir, allow_generate=not settings.is_production
     )
+    # Loaded now so that production without ATP_ENCRYPTION_KEYS(_FILE) refuses to start, like the JWT key.
+    load_keyring(settings)
     signer = TokenSigner(
         key, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.access_token_ttl_s
     )

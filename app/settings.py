@@ -54,6 +54,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret_overlap_s: int = 24 * 3600
     notify_retry_schedule: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600)
     oidc_providers: tuple[OidcProvider, ...] = ()
+    # secrets at rest (issue 19): `kid:base64key,...`, the first seals; or a file holding the same
+    encryption_keys: str = ""
+    encryption_keys_file: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -117,6 +120,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_secret_overlap_s=int(env.get("ATP_WEBHOOK_SECRET_OVERLAP_S", str(24 * 3600))),
         notify_retry_schedule=_seconds(env.get("ATP_NOTIFY_RETRY_SCHEDULE", "10,60,300,1800,7200,21600")),
         oidc_providers=load_oidc_providers(env),
+        encryption_keys=env.get("ATP_ENCRYPTION_KEYS", ""),
+        encryption_keys_file=env.get("ATP_ENCRYPTION_KEYS_FILE", ""),
     )
 
 

@@ -30,6 +30,7 @@ from app.auth.principal import Principal, hash_secret, revoked_jti_key, seconds_
 from app.auth.rbac import roles_and_permissions
 from app.auth.scopes import DEFAULT_SCOPES, SCOPES
 from app.auth.tokens import TokenSigner
+from app.core import crypto
 from app.core.db import UnitOfWork
 from app.core.errors import (
     AppError,
@@ -204,8 +205,13 @@ async def _check_totp(conn: asyncpg.Connection, redis: Redis, user, code: str | 
     await throttle.give_back(redis, failures_key)
 
 
+def _totp_seed(user) -> str:
+    """The user's TOTP seed, decrypted (it is stored sealed to the user's row)."""
+    return crypto.unseal(user["totp_secret"], table="users", column="totp_secret", row_id=user["id"])
+
+
 async def accept_totp(conn: asyncpg.Connection, user, code: str) -> bool:
-    totp = pyotp.TOTP(user["totp_secret"])
+    totp = pyotp.TOTP(_totp_seed(user))
     now = time.time()
     current_step = totp.timecode(datetime.fromtimestamp(now, UTC))
     for offset in (-1, 0, 1):
@@ -354,8 +360,9 @@ async def totp_enable(
         user = await get_user(uow.conn, principal.user_id, for_update=True)
         if user["totp_enabled"]:
             raise Conflict("two-factor authentication is already enabled", code="totp_already_enabled")
+        sealed = crypto.seal(secret, table="users", column="totp_secret", row_id=principal.user_id)
         await uow.conn.execute(
-            "UPDATE users SET totp_secret = $2, totp_last_step = 0 WHERE id = $1", principal.user_id, secret
+            "UPDATE users SET totp_secret = $2, totp_last_step = 0 WHERE id = $1", principal.user_id, sealed
         )
     uri = pyotp.TOTP(secret).provisioning_uri(name=user["email"], issuer_name="ATP")
     return TotpSetup(secret=secret, otpauth_uri=uri)

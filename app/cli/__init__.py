@@ -221,6 +221,24 @@ def _cmd_import(args: argparse.Namespace) -> None:
         print(asyncio.run(run_import(args.import_command, Path(args.directory), force=args.force)))
 
 
+def _cmd_keys(args: argparse.Namespace) -> None:
+    from app.cli import keys
+    from app.core.crypto import load_keyring
+
+    settings = load_settings()
+    with platform_services():
+        asyncio.run(migrate())
+        if args.keys_command == "status":
+            ring = load_keyring(settings)
+            print(f"current key: {ring.current}; keys: {', '.join(ring.keys)}")
+            for column, counts in asyncio.run(keys.usage(os.environ["DATABASE_URL"])).items():
+                print(f"  {column}: " + (", ".join(f"{kid} {n}" for kid, n in counts.items()) or "empty"))
+            return
+        ring = keys.rotate_keyring(settings) if args.keys_command == "rotate" else load_keyring(settings)
+        changed = asyncio.run(keys.reencrypt(os.environ["DATABASE_URL"], ring))
+    print(f"current key {ring.current}; re-encrypted " + ", ".join(f"{c}: {n}" for c, n in changed.items()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     search_sub = search.add_subparsers(dest="search_command", required=True)
     reindex = search_sub.add_parser("reindex", help="rebuild the search index without downtime")
     reindex.set_defaults(func=_cmd_search_reindex)
+
+    keys = sub.add_parser("keys", help="encryption keys of secrets at rest (docs/security.md)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    for name, help_text in (
+        ("rotate", "add a new current key to the keys file, then re-encrypt every secret with it"),
+        ("reencrypt", "re-encrypt every secret with the current key (after changing ATP_ENCRYPTION_KEYS)"),
+        ("status", "how many secrets each key id encrypts; a key no column lists may be removed"),
+    ):
+        keys_sub.add_parser(name, help=help_text).set_defaults(func=_cmd_keys)
 
     data = sub.add_parser("import", help="replace a reference dataset atomically (streaming COPY)")
     data_sub = data.add_subparsers(dest="import_command", required=True)

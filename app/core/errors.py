@@ -14,6 +14,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 
@@ -114,6 +115,8 @@ _HTTP_CODES = {
 
 def _http(_: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    if isinstance(exc.__cause__, SerializationException):
+        return _undecodable_body(_, exc.__cause__)  # Litestar wraps malformed JSON in a 400
     if status >= 500:
         return _internal(_, exc)
     code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
@@ -197,6 +200,39 @@ def _unavailable(request: Request, exc: Exception) -> Response:
     return response
 
 
+# Where Litestar decodes what a client sent (`Request.json()`/`msgpack()`, DTOs, socket frames). The same
+# error raised anywhere else (encoding a response, our own code) is ours, not the client's: still a 500.
+_DECODERS = {
+    ("litestar.serialization.msgspec_hooks", "decode_json"),
+    ("litestar.serialization.msgspec_hooks", "decode_msgpack"),
+}
+
+
+def _raised_decoding_body(exc: BaseException) -> bool:
+    if isinstance(exc, SerializationException):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _DECODERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _undecodable_body(request: Request, exc: Exception) -> Response:
+    """Every body that cannot be decoded answers 400, whatever the decoder raised.
+
+    msgspec raises DecodeError for malformed JSON (Litestar turns it into a 400 of its own),
+    UnicodeDecodeError for invalid UTF-8 inside a string and RecursionError for deep nesting;
+    the last two escape Litestar as 500s with a traceback each.
+    """
+    if not _raised_decoding_body(exc):
+        return _internal(request, exc)
+    log.info("undecodable body on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem(400, "bad_request", "Bad request", "the request body cannot be decoded")
+
+
 def _internal(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "Something went wrong on our side.")
@@ -220,5 +256,9 @@ EXCEPTION_HANDLERS = {
         ),
         _unavailable,
     ),
+    SerializationException: _undecodable_body,
+    msgspec.DecodeError: _undecodable_body,
+    UnicodeDecodeError: _undecodable_body,
+    RecursionError: _undecodable_body,
     Exception: _internal,
 }

@@ -91,6 +91,9 @@ def parse(url: str) -> httpx.URL:
         raise UnsafeUrl("only http and https URLs are allowed")
     if not parsed.host:
         raise UnsafeUrl("the URL has no host")
+    # httpx parses any integer as a port (99999, 0, -1); none of those can be connected to.
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise UnsafeUrl("the port must be a number from 1 to 65535")
     if parsed.userinfo:
         raise UnsafeUrl("credentials in the URL are not allowed")
     if parsed.fragment:

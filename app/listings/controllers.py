@@ -14,13 +14,14 @@ from redis.asyncio import Redis
 from app.auth.principal import Principal
 from app.core.errors import ValidationFailed
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from app.core.schema import MONEY_PATTERN
 from app.listings import service, stats
 from app.listings.schemas import ListingCreate, ListingRead, ListingSort, ListingStatus, ListingUpdate
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
 
-# A money amount in a query string: digits with up to 2 decimals (no exponent, no NaN).
-AMOUNT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+# A money amount in a query string: the same decimal string as in bodies.
+AMOUNT = MONEY_PATTERN
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
 

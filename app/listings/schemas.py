@@ -12,13 +12,13 @@ from litestar.datastructures import UploadFile
 from msgspec import UNSET, Meta, UnsetType
 
 from app.core.iso import COUNTRIES, CURRENCIES
-from app.core.schema import Schema
+from app.core.schema import Money, Schema, amount
 
 Manufacturer = Annotated[str, Meta(min_length=1, max_length=100)]
 Model = Annotated[str, Meta(min_length=1, max_length=100)]
 Year = Annotated[int, Meta(ge=1903, le=2100)]
 Hours = Annotated[int, Meta(ge=0, le=200_000)]
-Price = Decimal
+Price = Money
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 City = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -93,12 +93,10 @@ MAX_PRICE = Decimal("1000000000000")
 
 def _check_values(data: ListingCreate | ListingUpdate) -> None:
     """Rules msgspec constraints cannot state; a ValueError here becomes a 4xx validation error."""
-    price = data.price
-    if price is not UNSET:
-        if not price.is_finite() or price <= 0 or price >= MAX_PRICE:
+    if data.price is not UNSET:
+        price = amount(data.price)
+        if price <= 0 or price >= MAX_PRICE:
             raise ValueError("price must be a positive amount below 1,000,000,000,000 - at `$.price`")
-        if price.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValueError("price has at most 2 decimal places - at `$.price`")
     if data.currency is not UNSET and data.currency not in CURRENCIES:
         raise ValueError("currency must be an ISO 4217 code - at `$.currency`")
     if data.location_country is not UNSET and data.location_country not in COUNTRIES:

@@ -16,6 +16,7 @@ from app.core import db
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from app.core.pagination import Page, decode_cursor, encode_cursor
+from app.core.schema import amount
 from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged, ListingUpdated
 from app.listings import policy
 from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
@@ -76,7 +77,7 @@ async def create_listing(principal: Principal, data: ListingCreate, *, draft: bo
                 data.year_manufactured,
                 data.tail_number,
                 data.hours_total,
-                data.price,
+                amount(data.price),
                 data.currency,
                 data.location_country,
                 data.location_city,
@@ -201,6 +202,8 @@ def _changes(row, data: ListingUpdate) -> dict[str, Any]:
         value = getattr(data, field)
         if value is UNSET:
             continue
+        if field == "price":
+            value = amount(value)
         if field == "specifications":
             value = _encode_specs(value)
             current = row["specifications"]

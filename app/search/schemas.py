@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from app.core.schema import Schema
+from app.core.schema import Money, Schema
 from app.listings.schemas import EngineType, ListingRead
 
 SearchSort = Literal["relevance", "price_asc", "price_desc", "year_desc", "hours_asc", "newest"]
@@ -51,7 +51,7 @@ class SearchResult(Schema):
     facets: dict[str, dict[str, int]]
 
 
-Amount = Annotated[str, Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")]
+Amount = Money
 
 
 class SavedQuery(Schema):

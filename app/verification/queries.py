@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from app.auth.principal import Principal
-from app.core import db
+from app.core import crypto, db
 from app.core.errors import NotFound
 from app.core.pagination import Page, keyset_page
 from app.verification import state
@@ -71,10 +71,19 @@ def _summary(row) -> VerificationSummary:
     )
 
 
-def _masked_bank(raw) -> dict[str, Any] | None:
-    if raw is None:
+def bank_account(case) -> dict[str, Any] | None:
+    """The case's bank account, decrypted (it is stored sealed to the case's row)."""
+    if case["bank_account"] is None:
         return None
-    bank = msgspec.json.decode(raw) if isinstance(raw, str) else dict(raw)
+    return crypto.unseal_json(
+        case["bank_account"], table="verification_cases", column="bank_account", row_id=case["id"]
+    )
+
+
+def _masked_bank(case) -> dict[str, Any] | None:
+    bank = bank_account(case)
+    if bank is None:
+        return None
     for field in ("iban", "accountNumber"):
         if bank.get(field):
             value = str(bank[field]).replace(" ", "")
@@ -119,7 +128,7 @@ async def detail(principal: Principal, case_id: uuid.UUID) -> VerificationRead:
             )
             for c in comments
         ],
-        bank_account=_masked_bank(case["bank_account"]),
+        bank_account=_masked_bank(case),
     )
 
 

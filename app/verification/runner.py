@@ -24,6 +24,7 @@ from app.verification import state
 from app.verification.checks import CheckContext, Outcome, registered
 from app.verification.config import VerificationConfig
 from app.verification.jobs import CheckJob, enqueue_checks, queue
+from app.verification.queries import bank_account
 from app.verification.sanctions import IndexCache
 from app.verification.service import apply_approval, case_channels, change_status
 from app.verification.state import CheckResult, Severity, Status
@@ -213,10 +214,9 @@ async def _execute(case, check: str, *, storage, config, sanctions) -> Outcome:
         documents = await conn.fetch(
             "SELECT * FROM verification_documents WHERE case_id = $1 ORDER BY created_at", case["id"]
         )
-        bank = case["bank_account"]
         context = CheckContext(
             conn=conn,
-            case={**dict(case), "bank_account": msgspec.json.decode(bank) if isinstance(bank, str) else bank},
+            case={**dict(case), "bank_account": bank_account(case)},
             subject=dict(subject) if subject else {},
             listing=dict(listing) if listing else None,
             documents=[dict(d) for d in documents],

@@ -14,10 +14,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from app.auth.principal import Principal
-from app.core import audit, db
+from app.core import audit, crypto, db
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from app.events import VerificationStatusChanged
@@ -162,19 +161,28 @@ async def start(principal: Principal, data: VerificationStart) -> VerificationSt
             )
             if listing_id is None:
                 raise ListingNotFound(f"no live listing of this user has tail number {data.tail_number}")
-        bank = msgspec.json.encode(data.bank_account).decode() if data.bank_account else None
+        # The id is chosen here: the bank account is sealed to it (app/core/crypto.py).
+        case_id = uuid.uuid4()
+        bank = (
+            crypto.seal_json(
+                data.bank_account, table="verification_cases", column="bank_account", row_id=case_id
+            )
+            if data.bank_account
+            else None
+        )
         try:
             async with uow.conn.transaction():
                 row = await uow.conn.fetchrow(
                     """INSERT INTO verification_cases
-                           (subject_id, started_by, verification_type, listing_id, tail_number, bank_account)
-                       VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING *""",
+                           (id, subject_id, started_by, verification_type, listing_id, tail_number, bank_account)
+                       VALUES ($7, $1, $2, $3, $4, $5, $6) RETURNING *""",
                     subject_id,
                     principal.user_id,
                     data.verification_type,
                     listing_id,
                     data.tail_number,
                     bank,
+                    case_id,
                 )
         except asyncpg.UniqueViolationError:
             existing = await uow.conn.fetchval(

@@ -21,6 +21,7 @@ from app.listings import policy
 from app.notifications.service import notify
 from app.settings import Settings
 from app.webhooks import signing
+from app.webhooks.service import secret_of
 from realtime import channels
 
 log = logging.getLogger("atp.webhooks")
@@ -356,9 +357,9 @@ async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbo
             if secrets is None or time.monotonic() > secrets_read_at + 5:
                 secrets_read_at = time.monotonic()
                 secrets = [
-                    r["secret"]
+                    secret_of(r)
                     for r in await db.fetch(
-                        """SELECT secret FROM webhook_secrets WHERE endpoint_id = $1
+                        """SELECT id, secret FROM webhook_secrets WHERE endpoint_id = $1
                            AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC""",
                         endpoint_id,
                     )

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from app.auth.principal import Principal
-from app.core import db, outbound
+from app.core import crypto, db, outbound
 from app.core.db import UnitOfWork
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import Page, keyset_page
@@ -46,6 +46,23 @@ async def check_url(url: str, settings: Settings) -> None:
         await outbound.resolve(url, settings.webhook_allow_hosts)
     except outbound.UnsafeUrl as exc:
         raise WebhookUrlForbidden(str(exc), errors=[{"field": "url", "message": str(exc)}]) from None
+
+
+async def store_secret(conn, endpoint_id: uuid.UUID, secret: str) -> None:
+    """Keep a signing secret, encrypted and sealed to its own row (app/core/crypto.py)."""
+    secret_id = uuid.uuid4()
+    sealed = crypto.seal(secret, table="webhook_secrets", column="secret", row_id=secret_id)
+    await conn.execute(
+        "INSERT INTO webhook_secrets (id, endpoint_id, secret) VALUES ($1, $2, $3)",
+        secret_id,
+        endpoint_id,
+        sealed,
+    )
+
+
+def secret_of(row) -> str:
+    """The plaintext of a `webhook_secrets` row (its `id` and `secret`)."""
+    return crypto.unseal(row["secret"], table="webhook_secrets", column="secret", row_id=row["id"])
 
 
 def _endpoint(row, secret: str | None = None) -> EndpointRead:
@@ -103,9 +120,7 @@ async def create_endpoint(
             list(dict.fromkeys(data.event_types)),
             data.description,
         )
-        await uow.conn.execute(
-            "INSERT INTO webhook_secrets (endpoint_id, secret) VALUES ($1, $2)", row["id"], secret
-        )
+        await store_secret(uow.conn, row["id"], secret)
     return _endpoint(row, secret)  # type: ignore[return-value]
 
 
@@ -195,9 +210,7 @@ async def rotate_secret(principal: Principal, endpoint_id: uuid.UUID, overlap_s:
             endpoint_id,
             float(overlap_s),
         )
-        await uow.conn.execute(
-            "INSERT INTO webhook_secrets (endpoint_id, secret) VALUES ($1, $2)", endpoint_id, secret
-        )
+        await store_secret(uow.conn, endpoint_id, secret)
     return _endpoint(row, secret)  # type: ignore[return-value]
 
 

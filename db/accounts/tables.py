@@ -34,7 +34,7 @@ class User(Table, tablename="users"):
     status = Varchar(length=20, default="active")
     user_type = Varchar(length=20)
     verification_level = Integer(default=0)
-    totp_secret = Varchar(length=64, null=True, default=None)
+    totp_secret = Text(null=True, default=None)  # sealed: app/core/crypto.py
     totp_enabled = Boolean(default=False)
     totp_last_step = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())

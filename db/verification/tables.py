@@ -29,7 +29,7 @@ class VerificationCase(Table, tablename="verification_cases"):
     status = Varchar(length=30, default="submitted")
     listing_id = UUID(null=True, default=None)
     tail_number = Varchar(length=20, null=True, default=None)
-    bank_account = JSONB(null=True, default=None)
+    bank_account = Text(null=True, default=None)  # sealed JSON: app/core/crypto.py
     check_round = Integer(default=0)
     issues = JSONB(default="[]")
     submitted_at = Timestamptz(null=True, default=None)

@@ -44,7 +44,7 @@ class WebhookSecret(Table, tablename="webhook_secrets"):
 
     id = UUID(primary_key=True, default=UUID4())
     endpoint_id = UUID(index=True)
-    secret = Varchar(length=100)
+    secret = Text()  # sealed: app/core/crypto.py
     created_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz(null=True, default=None)
 

@@ -248,6 +248,13 @@ async def test_only_owner_or_admin_may_change(client, seller, admin, accounts):
         ("price", "12.345"),
         ("price", "NaN"),
         ("price", "lots"),
+        # Money is a decimal string (API.md): JSON numbers, exponents, signs and spaces are refused.
+        ("price", 1.5),
+        ("price", 389000),
+        ("price", "1e5"),
+        ("price", "+100.00"),
+        ("price", " 100.00"),
+        ("price", "1000000000000"),
         ("currency", "usd"),
         ("currency", "XYZ"),
         ("locationCountry", "ZZ"),
@@ -264,6 +271,20 @@ async def test_invalid_listing_input_is_422_problem(client, seller, field, value
     )
     assert_problem(response, 422, "validation_failed")
     assert response.json()["errors"], response.text
+
+
+async def test_price_as_a_json_number_is_refused_on_update_too(client, seller):
+    listing = (await client.post("/api/listings", json=listing_body(), headers=seller["headers"])).json()
+    for value in (375000, 375000.5):
+        response = await client.patch(
+            f"/api/listings/{listing['id']}", json={"price": value}, headers=seller["headers"]
+        )
+        assert_problem(response, 422, "validation_failed")
+        assert [e["field"] for e in response.json()["errors"]] == ["price"], response.text
+    same = await client.patch(
+        f"/api/listings/{listing['id']}", json={"price": listing["price"]}, headers=seller["headers"]
+    )
+    assert same.json()["version"] == listing["version"]  # the same amount as a string is no change
 
 
 async def test_bad_ids_and_limits_are_client_errors(client):

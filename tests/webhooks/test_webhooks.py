@@ -99,6 +99,35 @@ async def test_private_and_metadata_addresses_are_refused(client, bot, url):
         assert response.json()["code"] == "webhook_url_forbidden"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/hook",
+        "http://127.0.0.1:65536/hook",
+        "http://127.0.0.1:0/hook",
+        "http://127.0.0.1:-1/hook",
+        "http://127.0.0.1:abc/hook",
+        "https://127.0.0.1:8o8o/hook",
+    ],
+)
+async def test_a_url_with_an_impossible_port_is_422_on_url(client, bot, url):
+    # 127.0.0.1 is allowlisted here, so the port is the only thing wrong with these URLs.
+    response = await client.post(
+        "/api/webhooks/endpoints",
+        json={"url": url, "eventTypes": ["listing.created"]},
+        headers=bot["headers"],
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "url"
+    created = await _endpoint(client, bot, "http://127.0.0.1:65535/hook")
+    patched = await client.patch(
+        f"/api/webhooks/endpoints/{created['id']}", json={"url": url}, headers=bot["headers"]
+    )
+    assert patched.status_code == 422, patched.text
+    assert patched.json()["errors"][0]["field"] == "url"
+    await client.delete(f"/api/webhooks/endpoints/{created['id']}", headers=bot["headers"])
+
+
 async def test_someone_elses_endpoint_is_not_found(client, accounts, bot):
     created = await _endpoint(client, bot, "http://127.0.0.1:9/other")
     stranger = await accounts.create("buyer")
