@@ -36,6 +36,7 @@ def _routers() -> list:
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
+    from app.messaging.controllers import CONTROLLERS as MESSAGING_CONTROLLERS
     from app.notifications.controllers import (
         DeadLetterController,
         NotificationController,
@@ -68,6 +69,7 @@ def _routers() -> list:
         PushController,
         DeadLetterController,
         WebhookController,
+        *MESSAGING_CONTROLLERS,
         VerificationController,
         VerificationAdminController,
         *web_handlers(),

@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_timeout_s: float = 5.0
     webhook_secret_overlap_s: int = 24 * 3600
     notify_retry_schedule: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600)
+    # messaging (issue 13): sends per user per minute, across every web process
+    message_rate_per_min: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +115,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_s=float(env.get("ATP_WEBHOOK_TIMEOUT_S", "5")),
         webhook_secret_overlap_s=int(env.get("ATP_WEBHOOK_SECRET_OVERLAP_S", str(24 * 3600))),
         notify_retry_schedule=_seconds(env.get("ATP_NOTIFY_RETRY_SCHEDULE", "10,60,300,1800,7200,21600")),
+        message_rate_per_min=int(env.get("ATP_MESSAGE_RATE_PER_MIN", "30")),
     )
 
 
