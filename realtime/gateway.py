@@ -107,6 +107,8 @@ async def _serve(socket: WebSocket, conn: Connection, rt: Realtime) -> None:
             conn.send(protocol.pong())
         elif isinstance(op, protocol.Subscribe):
             await _subscribe(conn, op, rt)
+        elif isinstance(op, protocol.Typing):
+            await rt.typing.announce(conn, op.channel)
         else:
             rt.hub.unsubscribe(conn, op.channel)
 
@@ -128,7 +130,9 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
             )
         )
         return
-    if not await channels.can_read(conn.session, name, verification_subject=rt.verification_subject):
+    if not await channels.can_read(
+        conn.session, name, verification_subject=rt.verification_subject, thread_member=rt.thread_member
+    ):
         conn.send(protocol.error(protocol.ERR_FORBIDDEN, "you may not read this channel", name))
         return
     try:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.auth.principal import revoked_jti_key, sessions_cut_key
 from app.core.db import engine
+from app.messaging.policy import is_participant
 from app.settings import Settings
 from app.verification.queries import SubjectLookup
 from realtime.connection import Limits, Session
@@ -75,6 +76,7 @@ async def realtime_lifespan(app: Litestar) -> AsyncIterator[None]:
     rt = Realtime(realtime_config(app.state.settings))
     rt.session_check = lambda sessions: dead_sessions(rt.redis, sessions)
     rt.verification_subject = SubjectLookup()  # subjects may read their own verification:<id>
+    rt.thread_member = is_participant  # participants may read their thread:<id>
     app.state.realtime = rt
     await rt.start()
     try:
