@@ -67,7 +67,7 @@ class ThreadController(Controller):
             principal, listing_id=listing_id, unread=unread, limit=limit, cursor=cursor
         )
 
-    @get("/unread", summary="The header badge: unread messages over all the caller's threads")
+    @get("/unread-count", summary="The header badge: unread messages over all the caller's threads")
     async def unread_total(self, principal: NamedDependency[Principal]) -> UnreadRead:
         return await queries.unread_total(principal)
 

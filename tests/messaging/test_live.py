@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -18,6 +19,7 @@ from tests.realtime.conftest import Client
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("messaging-live"))
+    server.env["ATP_WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"  # the bot's receiver below runs on this machine
     server.start()
     yield server
     server.stop()
@@ -183,3 +185,63 @@ async def _outbox_count(channel: str) -> int:
 
     row = await db.fetchrow("SELECT count(*) AS n FROM outbox_events WHERE channel = $1", channel)
     return row["n"]
+
+
+async def notifications_about(api, who: dict, thread_id: str) -> list[dict]:
+    page = (await api.get("/api/notifications", params={"limit": 100}, headers=who["headers"])).json()
+    return [n for n in page["items"] if n["kind"] == "message.created" and n["data"]["threadId"] == thread_id]
+
+
+async def test_offline_participant_gets_exactly_one_notification_for_a_burst_of_20(live, api, people):
+    thread, buyer, seller = await open_thread(api, people)
+    await asyncio.gather(*(send(api, thread, buyer, f"Question {i}\nsecond line") for i in range(20)))
+    deadline = time.monotonic() + 15
+    while not (found := await notifications_about(api, seller, thread["id"])):
+        assert time.monotonic() < deadline, "no offline notification"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2.5)  # the worker pumps every second: anything extra would show by now
+    found = await notifications_about(api, seller, thread["id"])
+    assert len(found) == 1
+    [note] = found
+    assert "wrote about Piper PA-28 Archer" in note["title"]
+    assert note["body"] in ("Still available?", *(f"Question {i}" for i in range(20)))
+    assert note["link"] == f"/messages/{thread['id']}"
+    assert note["data"]["senderId"] == buyer["id"]
+    # The sender is never told about their own messages.
+    assert await notifications_about(api, buyer, thread["id"]) == []
+
+
+async def test_a_participant_with_an_open_socket_gets_no_notification(live, api, people):
+    thread, buyer, seller = await open_thread(api, people)
+    online = await connect(live, api, seller)  # any socket counts as present, subscribed or not
+    await online.send(op="ping")
+    await online.next()
+    await asyncio.sleep(2.5)  # let the opening message's notification (if any) pass
+    before = await notifications_about(api, seller, thread["id"])
+    await send(api, thread, buyer, "are you there?")
+    await asyncio.sleep(2.5)
+    assert await notifications_about(api, seller, thread["id"]) == before
+    await online.close()
+
+
+async def test_bots_receive_message_created_by_webhook(live, api, people):
+    from tests.webhooks.harness import Receiver
+
+    receiver = await Receiver().start()
+    try:
+        thread, buyer, seller = await open_thread(api, people)
+        endpoint = await api.post(
+            "/api/webhooks/endpoints",
+            json={"url": receiver.url + "/hook", "eventTypes": ["message.created"]},
+            headers=seller["headers"],
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        sent = await send(api, thread, buyer, "for the bot")
+        requests = await receiver.wait_for(lambda rs: any(b"for the bot" in r["body"] for r in rs), within=20)
+        delivery = next(r for r in requests if b"for the bot" in r["body"])
+        body = json.loads(delivery["body"])
+        assert body["type"] == "message.created"
+        assert body["data"]["messageId"] == sent["id"] and body["data"]["threadId"] == thread["id"]
+        assert delivery["headers"]["webhook-signature"].startswith("v1,")
+    finally:
+        await receiver.stop()

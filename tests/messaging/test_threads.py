@@ -166,7 +166,7 @@ async def test_unread_counts_stay_exact_under_200_concurrent_sends_from_two_send
     # Each reader's own messages never count; the seller also has the buyer's opening message unread.
     assert buyer_view["unreadCount"] == 100
     assert seller_view["unreadCount"] == 101
-    badge = (await client.get("/api/threads/unread", headers=seller["headers"])).json()
+    badge = (await client.get("/api/threads/unread-count", headers=seller["headers"])).json()
     assert badge == {"unreadCount": 101, "threads": 1}
     # Reading up to the newest message clears the seller's count; the buyer's is untouched.
     newest = (await client.get(f"{url}?limit=1", headers=seller["headers"])).json()["items"][0]
