@@ -73,6 +73,8 @@ class WorkerSettings:
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
         messaging.pump_offline_messages,
+        messaging.process_message_attachment,
+        messaging.retry_stuck_attachments,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -96,6 +98,7 @@ class WorkerSettings:
         cron(webhooks.pump_webhooks, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(messaging.pump_offline_messages, second=set(range(60)), unique=True, timeout=30, keep_result=0),
+        cron(messaging.retry_stuck_attachments, second={50}, unique=True, timeout=300),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
     ]

@@ -5,15 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, patch, post
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response import File
 from redis.asyncio import Redis
 
 from app.auth.principal import Principal
+from app.core.errors import NotFound
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from app.messaging import queries, ratelimit, service
+from app.media.storage import storage_for
+from app.messaging import attachments, queries, ratelimit, service
 from app.messaging.schemas import (
+    AttachmentRead,
     MessageCreate,
     MessageRead,
     ReadMarker,
@@ -29,6 +36,24 @@ from app.messaging.schemas import (
 from app.settings import Settings
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
+# The hard ceiling of one upload request body; 20 MB per file is enforced below it.
+UPLOAD_REQUEST_CAP = 64 * 1024 * 1024
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+class AttachmentUpload(msgspec.Struct, forbid_unknown_fields=True):
+    """The multipart form of an attachment upload: one part named `file`."""
+
+    file: UploadFile
+
+
+async def _refuse_oversized_upload(request: Request) -> None:
+    """413 from Content-Length alone, before a byte of an oversized body is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > attachments.MAX_BYTES + _MULTIPART_OVERHEAD:
+        raise attachments.AttachmentTooLarge(f"an attachment may be at most {attachments.MAX_BYTES:,} bytes")
+
+
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 
@@ -102,6 +127,57 @@ class ThreadController(Controller):
     ) -> MessageRead:
         await ratelimit.take(redis, principal.user_id, data.client_id, settings.message_rate_per_min)
         return await service.send_message(principal, thread_id, data)
+
+    @post(
+        "/{thread_id:uuid}/attachments",
+        status_code=201,
+        summary="Upload a file into the thread (PDF, JPEG, PNG, WebP by content, at most 20 MB)",
+        request_max_body_size=UPLOAD_REQUEST_CAP,
+        before_request=_refuse_oversized_upload,
+    )
+    async def upload_attachment(
+        self,
+        principal: NamedDependency[Principal],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        thread_id: FromPath[uuid.UUID],
+        data: Annotated[AttachmentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> AttachmentRead:
+        content = await data.file.read(attachments.MAX_BYTES + 1)
+        attachment, needs_worker = await attachments.upload(
+            principal, thread_id, data.file.filename, content, storage=storage_for(settings)
+        )
+        if needs_worker:
+            await attachments.enqueue_processing(redis, attachment.id)
+        return attachment
+
+    @get(
+        "/{thread_id:uuid}/attachments/{attachment_id:uuid}",
+        summary="Download an attachment (participants; admins on the record)",
+    )
+    async def download_attachment(
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        thread_id: FromPath[uuid.UUID],
+        attachment_id: FromPath[uuid.UUID],
+        variant: Annotated[
+            str | None, QueryParameter(pattern="^thumb$", description="`thumb` for images")
+        ] = None,
+    ) -> File:
+        served = await attachments.for_download(
+            principal, thread_id, attachment_id, thumbnail=variant == "thumb"
+        )
+        path = storage_for(settings).local_path(served.key)
+        if path is None:
+            raise NotFound("attachment not found", code="attachment_not_found")
+        return File(
+            path=path,
+            filename=served.name,
+            media_type=served.content_type,
+            content_disposition_type="attachment",
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+        )
 
     @post(
         "/{thread_id:uuid}/read",

@@ -131,7 +131,7 @@ async def _send(
         bound = await conn.fetch(
             """UPDATE message_attachments SET message_id = $1
                WHERE id = ANY($2::uuid[]) AND thread_id = $3 AND uploader_id = $4 AND message_id IS NULL
-                 AND status = 'ready'
+                 AND status IN ('processing', 'ready')
                RETURNING id""",
             row["id"],
             wanted,
@@ -139,7 +139,7 @@ async def _send(
             principal.user_id,
         )
         if len(bound) != len(wanted):
-            raise BadAttachments("an attachment is unknown, not yours, still processing or already sent")
+            raise BadAttachments("an attachment is unknown, not yours, failed or already sent")
         attachments = (await attachments_of(conn, [row["id"]])).get(row["id"], [])
     message = message_read(row, attachments)
     uow.emit(
