@@ -64,7 +64,9 @@ async def participants_of(
 ) -> dict[uuid.UUID, list[ParticipantRead]]:
     ids = list(thread_ids)
     rows = await conn.fetch(
-        """SELECT p.thread_id, p.user_id, p.role, u.first_name, u.last_name, u.company_name
+        """SELECT p.thread_id, p.user_id, p.role, u.first_name, u.last_name, u.company_name,
+                  (SELECT m.id FROM messages m WHERE m.thread_id = p.thread_id AND m.position <= p.last_read_position
+                   ORDER BY m.position DESC LIMIT 1) AS last_read
            FROM thread_participants p JOIN users u ON u.id = p.user_id
            WHERE p.thread_id = ANY($1::uuid[])
            ORDER BY array_position(ARRAY['buyer', 'seller', 'broker']::varchar[], p.role)""",
@@ -73,7 +75,12 @@ async def participants_of(
     found: dict[uuid.UUID, list[ParticipantRead]] = {}
     for row in rows:
         found.setdefault(row["thread_id"], []).append(
-            ParticipantRead(user_id=row["user_id"], role=row["role"], display_name=display_name(row))
+            ParticipantRead(
+                user_id=row["user_id"],
+                role=row["role"],
+                display_name=display_name(row),
+                last_read_message_id=row["last_read"],
+            )
         )
     return found
 

@@ -65,6 +65,8 @@ class ParticipantRead(Schema):
     user_id: uuid.UUID
     role: Role
     display_name: str
+    # The newest message this participant has read (read ticks); null before their first read.
+    last_read_message_id: uuid.UUID | None = None
 
 
 class ThreadRead(Schema):

@@ -22,6 +22,7 @@ const SHELL = [
   "/static/views/auth.js",
   "/static/views/dashboard.js",
   "/static/views/listing.js",
+  "/static/views/messages.js",
   "/static/views/notifications.js",
   "/static/views/saved.js",
   "/static/views/search.js",
