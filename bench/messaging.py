@@ -33,8 +33,8 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import asyncpg
-import httpx
 import psutil
 from websockets.asyncio.client import connect
 
@@ -182,17 +182,19 @@ async def read(ws, me: str, results: Results) -> None:
                 results.last_listing_frame = now
 
 
-async def send(client: httpx.AsyncClient, pair: dict, results: Results, tag: str) -> None:
+async def send(client: aiohttp.ClientSession, pair: dict, results: Results, tag: str) -> None:
     sender = random.choice(pair["people"])
     results.sent_at[tag] = started = time.perf_counter()
-    response = await client.post(
+    async with client.post(
         f"/api/threads/{pair['thread']}/messages",
         json={"body": tag, "clientId": tag},
         headers=sender["headers"],
-    )
+    ) as response:
+        await response.read()
+        status = response.status
     results.post_latencies.append(time.perf_counter() - started)
-    if response.status_code != 201:
-        results.errors[response.status_code] = results.errors.get(response.status_code, 0) + 1
+    if status != 201:
+        results.errors[status] = results.errors.get(status, 0) + 1
         results.sent_at.pop(tag, None)
 
 
@@ -220,7 +222,9 @@ async def steady(client, pairs, results: Results, rate: int, seconds: float) -> 
         "sent": len(tasks),
         "delivered": results.delivered - start_delivered,
         "p50": pct(results.latencies, 0.50),
+        "p90": pct(results.latencies, 0.90),
         "p99": pct(results.latencies, 0.99),
+        "max": pct(results.latencies, 1.0),
         "post_p50": pct(results.post_latencies, 0.50),
         "post_p99": pct(results.post_latencies, 0.99),
     }
@@ -292,6 +296,81 @@ async def listing_fanout(sockets, results: Results, events: int) -> dict:
     }
 
 
+class Sampler:
+    """While a phase runs: CPU of each process group and what the database sessions wait on."""
+
+    def __init__(self, db_url: str, groups: dict[str, list[psutil.Process]]) -> None:
+        self.db_url, self.groups = db_url, groups
+        self.waits: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Sampler:
+        for procs in self.groups.values():
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    proc.cpu_percent()
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def _sample(self) -> None:
+        conn = await asyncpg.connect(self.db_url)
+        try:
+            while True:
+                rows = await conn.fetch(
+                    """SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*) AS n
+                       FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()
+                       AND backend_type = 'client backend' GROUP BY 1"""
+                )
+                for row in rows:
+                    self.waits[row["w"]] = self.waits.get(row["w"], 0) + row["n"]
+                self.samples += 1
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+
+    async def __aexit__(self, *exc) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        cpu = {}
+        for name, procs in self.groups.items():
+            total = 0.0
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.cpu_percent()
+            cpu[name] = total
+        self.cpu = cpu
+
+    def report(self) -> str:
+        cpu = " ".join(f"{name}={value:.0f}%" for name, value in self.cpu.items())
+        top = sorted(self.waits.items(), key=lambda item: -item[1])[:5]
+        waits = ", ".join(f"{w} {n / max(self.samples, 1):.1f}" for w, n in top) or "none"
+        return f"  CPU: {cpu}\n  active DB sessions by wait (mean per sample): {waits}"
+
+
+def postgres_processes(workdir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["name"] == "postgres" or (
+                proc.info["cmdline"]
+                and str(workdir) in " ".join(proc.info["cmdline"])
+                and "postgres" in proc.info["cmdline"][0]
+            ):
+                found.append(proc)
+    return [p for p in found if _under(p, workdir)]
+
+
+def _under(proc: psutil.Process, workdir: Path) -> bool:
+    with contextlib.suppress(psutil.Error):
+        for candidate in (proc, *proc.parents()):
+            if str(workdir) in " ".join(candidate.cmdline()):
+                return True
+    return False
+
+
 def start(name: str, command: list[str], env: dict[str, str], workdir: Path) -> subprocess.Popen:
     with open(workdir / f"{name}.log", "wb") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -331,33 +410,45 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
             f"{len(sockets)} sockets open and subscribed in {time.perf_counter() - began:.1f} s", flush=True
         )
         server = psutil.Process(web.pid)
-        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        groups = {
+            "web": [server],
+            "worker": [psutil.Process(procs[1].pid)],
+            "postgres": postgres_processes(workdir),
+            "bench client": [psutil.Process()],
+        }
+        # aiohttp, not httpx: the load client shares the CPUs, and httpx costs several times more per request.
+        connector = aiohttp.TCPConnector(limit=400)
+        async with aiohttp.ClientSession(
+            base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+        ) as client:
             await steady(
                 client, pairs, results, 20, 2
             )  # warm-up: pools, prepared statements, JIT-free caches
-            server.cpu_percent()
-            result = await steady(client, pairs, results, args.rate, args.seconds)
-            cpu = server.cpu_percent()
+            async with Sampler(started.database_url, groups) as sampled:
+                result = await steady(client, pairs, results, args.rate, args.seconds)
+            cpu = sampled.cpu["web"]
             print(
                 f"steady {args.rate} msg/s for {args.seconds:.0f} s, {len(sockets)} sockets on {args.threads} threads: "
                 f"sent={result['sent']} delivered={result['delivered']} errors={results.errors or 0}"
             )
             print(
-                f"  send→deliver p50={result['p50']:.1f} ms p99={result['p99']:.1f} ms "
+                f"  send→deliver p50={result['p50']:.1f} ms p90={result['p90']:.1f} ms p99={result['p99']:.1f} ms "
+                f"max={result['max']:.0f} ms "
                 f"(target p99 < 50 ms); POST p50={result['post_p50']:.1f} ms p99={result['post_p99']:.1f} ms; "
                 f"web CPU {cpu:.0f}%",
                 flush=True,
             )
-            server.cpu_percent()
-            sat = await saturate(client, pairs, results, args.senders, args.seconds)
-            cpu = server.cpu_percent()
+            print(sampled.report(), flush=True)
+            async with Sampler(started.database_url, groups) as sampled:
+                sat = await saturate(client, pairs, results, args.senders, args.seconds)
+            cpu = sampled.cpu["web"]
             print(
                 f"saturation ({args.senders} senders back to back): stored {sat['stored_per_s']:.0f} msg/s, "
                 f"delivered {sat['delivered_per_s']:.0f} msg/s ({sat['stored']} stored, {sat['delivered']} delivered), "
                 f"send→deliver p50={sat['p50']:.1f} ms p99={sat['p99']:.1f} ms; web CPU {cpu:.0f}%",
                 flush=True,
             )
+            print(sampled.report(), flush=True)
         fan = await listing_fanout(sockets, results, args.events)
         print(
             f"listing fan-out, same run: {fan['events']} events to {len(sockets)} sockets: "
