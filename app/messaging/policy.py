@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import msgspec
 
 from app.auth.principal import Principal
 from app.core import audit, db
@@ -73,6 +74,38 @@ async def require_reader(conn: asyncpg.Connection, principal: Principal, thread_
         )
         return False
     raise ThreadNotFound("thread not found")
+
+
+class Sender(msgspec.Struct, frozen=True):
+    """What a send needs to know about its thread, read in one query."""
+
+    members: list[uuid.UUID]
+    listing_id: uuid.UUID
+    blocked: bool
+    duplicate: bool
+
+
+async def check_sender(
+    conn: asyncpg.Connection, principal: Principal, thread_id: uuid.UUID, client_id: str | None
+) -> Sender:
+    """The thread's participants when the caller is one (404 otherwise), whether another participant has
+    blocked the caller, and whether the caller already sent a message with `client_id`."""
+    row = await conn.fetchrow(
+        """SELECT t.listing_id, array_agg(p.user_id) AS members,
+                  EXISTS (SELECT 1 FROM user_blocks b JOIN thread_participants o
+                          ON o.thread_id = $1 AND o.user_id = b.blocker_id
+                          WHERE b.blocked_id = $2) AS blocked,
+                  $3::varchar IS NOT NULL AND EXISTS (SELECT 1 FROM messages m
+                                                     WHERE m.sender_id = $2 AND m.client_id = $3) AS duplicate
+           FROM message_threads t JOIN thread_participants p ON p.thread_id = t.id
+           WHERE t.id = $1 GROUP BY t.listing_id""",
+        thread_id,
+        principal.user_id,
+        client_id,
+    )
+    if row is None or principal.user_id not in row["members"]:
+        raise ThreadNotFound("thread not found")
+    return Sender(list(row["members"]), row["listing_id"], row["blocked"], row["duplicate"])
 
 
 async def ensure_not_blocked(conn: asyncpg.Connection, sender: uuid.UUID, others: list[uuid.UUID]) -> None:

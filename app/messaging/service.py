@@ -98,22 +98,20 @@ async def _send(
     uow: UnitOfWork, principal: Principal, thread_id: uuid.UUID, data: MessageCreate
 ) -> MessageRead:
     conn = uow.conn
-    members = await policy.require_member(conn, principal, thread_id)
-    if data.client_id is not None:
-        first = await _by_client_id(conn, principal.user_id, data.client_id)
-        if first is not None:
-            return first
-    member_ids = [m["user_id"] for m in members]
-    await policy.ensure_not_blocked(
-        conn, principal.user_id, [u for u in member_ids if u != principal.user_id]
-    )
+    # Membership, blocks and an earlier message with this clientId in one round trip.
+    sender = await policy.check_sender(conn, principal, thread_id, data.client_id)
+    if sender.duplicate:
+        first = await _by_client_id(conn, principal.user_id, data.client_id or "")
+        assert first is not None
+        return first
+    if sender.blocked:
+        raise policy.Blocked("a participant of this conversation has blocked you")
+    member_ids, listing_id = sender.members, sender.listing_id
     # Every send of a thread passes through its row: the thread's activity time and the message order
     # agree, and concurrent duplicates of one clientId queue here behind the first.
-    listing_id = await conn.fetchval(
-        "UPDATE message_threads SET updated_at = now() WHERE id = $1 RETURNING listing_id", thread_id
-    )
     row = await conn.fetchrow(
-        f"""INSERT INTO messages (thread_id, sender_id, body, client_id) VALUES ($1, $2, $3, $4)
+        f"""WITH touched AS (UPDATE message_threads SET updated_at = now() WHERE id = $1 RETURNING id)
+            INSERT INTO messages (thread_id, sender_id, body, client_id) SELECT id, $2, $3, $4 FROM touched
             ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
             RETURNING {MESSAGE_COLUMNS}""",
         thread_id,
