@@ -120,6 +120,25 @@ class MessageCreated(Event, tag="message.created"):
     thread_id: uuid.UUID
     sender_id: uuid.UUID
     body: str
+    listing_id: uuid.UUID | None = None
+    client_id: str | None = None
+    created_at: datetime | None = None
+    attachments: list[dict[str, Any]] = []
+
+
+class MessageMarkedRead(Event, tag="message.read"):
+    """A participant read a thread up to (and including) `message_id`."""
+
+    thread_id: uuid.UUID
+    user_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+class ThreadCreated(Event, tag="thread.created"):
+    thread_id: uuid.UUID
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+    participants: list[dict[str, Any]]
 
 
 class NotificationCreated(Event, tag="notification.created"):
@@ -146,6 +165,8 @@ ANY_EVENT = (
     | VerificationProgress
     | VerificationStatusChanged
     | MessageCreated
+    | MessageMarkedRead
+    | ThreadCreated
     | NotificationCreated
 )
 

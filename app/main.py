@@ -38,6 +38,7 @@ def _routers() -> list:
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
+    from app.messaging.controllers import CONTROLLERS as MESSAGING_CONTROLLERS
     from app.notifications.controllers import (
         DeadLetterController,
         NotificationController,
@@ -72,6 +73,7 @@ def _routers() -> list:
         PushController,
         DeadLetterController,
         WebhookController,
+        *MESSAGING_CONTROLLERS,
         VerificationController,
         VerificationAdminController,
         *web_handlers(),

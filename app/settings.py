@@ -57,6 +57,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # secrets at rest (issue 19): `kid:base64key,...`, the first seals; or a file holding the same
     encryption_keys: str = ""
     encryption_keys_file: str = ""
+    # messaging (issue 13): sends per user per minute, across every web process
+    message_rate_per_min: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -122,6 +124,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         oidc_providers=load_oidc_providers(env),
         encryption_keys=env.get("ATP_ENCRYPTION_KEYS", ""),
         encryption_keys_file=env.get("ATP_ENCRYPTION_KEYS_FILE", ""),
+        message_rate_per_min=int(env.get("ATP_MESSAGE_RATE_PER_MIN", "30")),
     )
 
 

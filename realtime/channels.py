@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 import msgspec
@@ -15,7 +15,8 @@ ADMIN = "admin"
 LISTING = "listing"
 USER = "user"
 VERIFICATION = "verification"
-_SCOPED = frozenset({LISTING, USER, VERIFICATION})
+THREAD = "thread"
+_SCOPED = frozenset({LISTING, USER, VERIFICATION, THREAD})
 _PUBLIC_KINDS = frozenset({LISTINGS, LISTING})
 
 MAX_CHANNEL_LENGTH = 200  # outbox_events.channel is varchar(200)
@@ -39,6 +40,16 @@ def user(user_id: uuid.UUID | str) -> str:
 def verification(verification_id: uuid.UUID | str) -> str:
     """The channel of one verification case (its subject and admins)."""
     return f"{VERIFICATION}:{_canonical(verification_id)}"
+
+
+def thread(thread_id: uuid.UUID | str) -> str:
+    """The channel of one message thread (its participants and admins)."""
+    return f"{THREAD}:{_canonical(thread_id)}"
+
+
+def thread_channels(thread_id: uuid.UUID | str, participant_ids: Iterable[uuid.UUID]) -> list[str]:
+    """Where a message is published: the thread's channel and each participant's own channel."""
+    return [thread(thread_id), *(user(p) for p in participant_ids)]
 
 
 def admin() -> str:
@@ -99,6 +110,8 @@ class Reader(Protocol):
 SubjectLookup = Callable[[uuid.UUID], Awaitable[uuid.UUID | None]]
 # Whether a reader (None = anonymous) may read one listing now: the listings domain's rule.
 ListingAccess = Callable[[Reader | None, uuid.UUID], Awaitable[bool]]
+# Whether a user takes part in a message thread: (thread id, user id) -> bool.
+MemberLookup = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
 
 
 async def can_read(
@@ -107,6 +120,7 @@ async def can_read(
     *,
     verification_subject: SubjectLookup | None = None,
     listing_access: ListingAccess | None = None,
+    thread_member: MemberLookup | None = None,
 ) -> bool:
     """Whether `reader` (None = anonymous) may subscribe to `channel`; deny by default."""
     name = parse(channel)
@@ -127,4 +141,7 @@ async def can_read(
     if name.kind == VERIFICATION and verification_subject is not None:
         assert name.object_id is not None
         return await verification_subject(name.object_id) == reader.user_id
+    if name.kind == THREAD and thread_member is not None:
+        assert name.object_id is not None
+        return await thread_member(name.object_id, reader.user_id)
     return False

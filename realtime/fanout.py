@@ -224,6 +224,11 @@ class Hub:
             self.unsubscribe(conn, name)
         self._lagging.discard(conn)
 
+    def local_subscribers(self, name: str) -> list[Connection]:
+        """The live subscribers of `name` in this process (ephemeral frames such as typing)."""
+        ch = self._channels.get((LIVE_PREFIX + name).encode())
+        return list(ch.live) if ch else []
+
     def channel_seq(self, name: str) -> int | None:
         ch = self._channels.get((LIVE_PREFIX + name).encode())
         return ch.seq if ch else None

@@ -123,6 +123,8 @@ async def _serve(socket: WebSocket, conn: Connection, rt: Realtime) -> None:
             conn.send(protocol.pong())
         elif isinstance(op, protocol.Subscribe):
             await _subscribe(conn, op, rt)
+        elif isinstance(op, protocol.Typing):
+            await rt.typing.announce(conn, op.channel)
         else:
             rt.hub.unsubscribe(conn, op.channel)
 
@@ -150,6 +152,7 @@ async def _subscribe(conn: Connection, op: protocol.Subscribe, rt: Realtime) -> 
             name,
             verification_subject=rt.verification_subject,
             listing_access=rt.listing_access,
+            thread_member=rt.thread_member,
         )
     except Exception as exc:  # the database is away: the client may retry
         log.warning("realtime: cannot authorize %s: %s", name, exc)

@@ -35,11 +35,17 @@ class Ping(ClientOp, tag="ping"):
     pass
 
 
-CLIENT_OPS = Subscribe | Unsubscribe | Ping
+class Typing(ClientOp, tag="typing"):
+    """The client is typing on a subscribed thread channel (ephemeral, see realtime/typing.py)."""
+
+    channel: str
+
+
+CLIENT_OPS = Subscribe | Unsubscribe | Ping | Typing
 _client_decoder = msgspec.json.Decoder(CLIENT_OPS)
 
 
-def decode_client(data: bytes | str) -> Subscribe | Unsubscribe | Ping:
+def decode_client(data: bytes | str) -> Subscribe | Unsubscribe | Ping | Typing:
     """Parse one client frame; raises msgspec.DecodeError / ValidationError when malformed."""
     return _client_decoder.decode(data)
 
@@ -83,6 +89,13 @@ class Pong(ServerOp, tag="pong"):
     pass
 
 
+class TypingFrame(ServerOp, tag="typing"):
+    """Another user is typing on `channel`: no seq, not stored, not replayed."""
+
+    channel: str
+    user_id: uuid.UUID
+
+
 # Reasons a `reset` is sent, and error codes (documented in docs/realtime.md).
 RESET_HISTORY_GAP = "history_gap"
 RESET_SLOW_CONSUMER = "slow_consumer"
@@ -109,6 +122,10 @@ def pong() -> bytes:
 
 
 _PONG = encode(Pong())
+
+
+def typing(channel: str, user_id: uuid.UUID) -> bytes:
+    return encode(TypingFrame(channel=channel, user_id=user_id))
 
 
 def subscribed(channel: str, seq: int) -> bytes:

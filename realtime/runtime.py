@@ -20,6 +20,7 @@ from realtime.log import History, LogWriter
 from realtime.metrics import Metrics
 from realtime.outbox import Relay, RelayConfig
 from realtime.tickets import AddressSlots, ConnectionSlots
+from realtime.typing import TypingRelay
 
 log = logging.getLogger("atp.realtime")
 
@@ -56,12 +57,14 @@ class Realtime:
         session_check: SessionCheck | None = None,
         verification_subject: channels.SubjectLookup | None = None,
         listing_access: channels.ListingAccess | None = None,
+        thread_member: channels.MemberLookup | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
         self.session_check = session_check
         self.verification_subject = verification_subject
         self.listing_access = listing_access
+        self.thread_member = thread_member
         self.redis = Redis.from_url(
             config.redis_url,
             socket_timeout=5,
@@ -75,6 +78,7 @@ class Realtime:
         self.anonymous = AddressSlots(config.max_anonymous_per_address)
         self.hub = Hub(self.redis, self.metrics, config.fanout, self._last_seqs)
         self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay)
+        self.typing = TypingRelay(self.redis, self.hub.local_subscribers)
         self.connections: set[Connection] = set()
         self._pool: asyncpg.Pool | None = None
         self._sessions_task: asyncio.Task | None = None
@@ -82,6 +86,7 @@ class Realtime:
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.config.database_url, min_size=0, max_size=2)
         await self.hub.start()
+        self.typing.start()
         # Everything alive by now (modules, the app, routes, pools) lives as long as the process.
         # Frozen, it is skipped by the collector: a full collection then scans only objects made
         # since, instead of pausing every socket's delivery for the whole heap.
@@ -99,6 +104,7 @@ class Realtime:
             with contextlib.suppress(Exception):
                 await conn.close(protocol.CLOSE_GOING_AWAY, "server shutting down")
         await self.relay.stop()
+        await self.typing.stop()
         await self.hub.stop()
         if self._pool is not None:
             await self._pool.close()

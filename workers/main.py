@@ -10,7 +10,16 @@ import msgspec
 from arq import cron, func
 from arq.connections import RedisSettings
 
-from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
+from workers import (
+    maintenance,
+    messaging,
+    notifications,
+    photos,
+    reservations,
+    search,
+    verification,
+    webhooks,
+)
 
 
 def _encode_other(value: Any) -> Any:
@@ -80,6 +89,9 @@ class WorkerSettings:
         func(notifications.send_notification, keep_result=0, timeout=25),
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
+        messaging.pump_offline_messages,
+        messaging.process_message_attachment,
+        messaging.retry_stuck_attachments,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -102,6 +114,8 @@ class WorkerSettings:
         # Every second: outbox events become webhook and notification deliveries; due ones are sent.
         cron(webhooks.pump_webhooks, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
+        cron(messaging.pump_offline_messages, second=set(range(60)), unique=True, timeout=30, keep_result=0),
+        cron(messaging.retry_stuck_attachments, second={50}, unique=True, timeout=300),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
     ]

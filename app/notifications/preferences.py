@@ -14,6 +14,7 @@ KNOWN_KINDS = (
     "saved_search.new_match",
     "saved_search.price_drop",
     "webhook.endpoint_disabled",
+    "message.created",
 )
 # Without a stored preference every channel the user has set up is used (linking Telegram or allowing
 # push is itself the choice); email needs nothing set up.

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from app.auth.principal import revoked_family_key, revoked_jti_key, sessions_cut_key
 from app.core.db import engine
 from app.listings.policy import ListingAccess, ReplayGuard
+from app.messaging.policy import is_participant
 from app.settings import Settings
 from app.verification.queries import SubjectLookup
 from realtime.connection import Limits, Session
@@ -82,6 +83,7 @@ async def realtime_lifespan(app: Litestar) -> AsyncIterator[None]:
     rt.verification_subject = SubjectLookup()  # subjects may read their own verification:<id>
     rt.listing_access = ListingAccess()  # listing:<id> only while the reader may read the listing
     rt.hub.replay_guard = ReplayGuard()  # a `since` replay only of what the reader may read now
+    rt.thread_member = is_participant  # participants may read their thread:<id>
     app.state.realtime = rt
     await rt.start()
     try:

@@ -30,6 +30,8 @@ SHELL_PATHS = [
     "/verification",
     "/notifications",
     "/saved",
+    "/messages",
+    "/messages/{thread_id:str}",
     "/account",
 ]
 

@@ -29,6 +29,8 @@ API_TYPES = {
     "verification.progress",
     "verification.status_changed",
     "message.created",
+    "message.read",
+    "thread.created",
     "notification.created",
 }
 
@@ -45,6 +47,8 @@ def sample(cls: type[Event]) -> Event:
             values[field.name] = datetime(2026, 11, 26, 6, 30, 15, 123000, tzinfo=UTC)
         elif "int" in text:
             values[field.name] = 7
+        elif "list[dict" in text:
+            values[field.name] = [{"id": "x", "role": "buyer"}]
         elif "list" in text:
             values[field.name] = ["price", "hoursTotal"]
         elif "dict" in text:

@@ -8,6 +8,7 @@ import { h, replace, toast } from "./ui.js";
 import { accountView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
 import { loginView, registerView } from "./views/auth.js";
+import { inboxView, messagesBadge, threadView } from "./views/messages.js";
 import { dashboardView } from "./views/dashboard.js";
 import { listingView } from "./views/listing.js";
 import { notificationsView } from "./views/notifications.js";
@@ -31,12 +32,14 @@ function drawNav() {
   const links = [["/", "Search"]];
   if (user) {
     links.push(["/saved", "Saved"]);
+    links.push(["/messages", "Messages"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
     if (hasRole("seller") || hasRole("broker") || hasRole("admin")) links.push(["/sell", "Sell"]);
     if (hasRole("admin")) links.push(["/admin", "Admin"]);
     links.push(["/verification", "Verification"]);
   }
   replace(document.getElementById("nav"), links.map(([href, text]) => h("a", { href }, text)));
+  messagesBadge();
   const who = document.getElementById("who");
   if (user) {
     replace(who, h("span", { class: "visually-hidden" }, "Signed in as "), h("a", { href: "/account", title: "My account" }, user.email), " ",
@@ -93,6 +96,8 @@ route("/admin", requireLogin(adminView));
 route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));
+route("/messages", requireLogin(inboxView));
+route("/messages/:id", requireLogin(threadView));
 route("/account", requireLogin(accountView));
 fallback(notFoundView);
 

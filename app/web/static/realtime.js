@@ -16,7 +16,11 @@ export class Realtime {
     this.held = false; // a test or the user took us offline on purpose
     this.stats = { received: 0, duplicates: 0, reconnects: 0, resets: 0, byType: {} };
     this.generation = 0;
+    this.ephemeralListeners = new Set(); // frames without seq (typing): not tracked, not replayed
   }
+
+  /** Listen to ephemeral frames such as `typing`; returns a function that stops listening. */
+  onEphemeral(fn) { this.ephemeralListeners.add(fn); return () => this.ephemeralListeners.delete(fn); }
 
   onStatus(fn) { this.statusListeners.add(fn); fn(this.status); return () => this.statusListeners.delete(fn); }
 
@@ -133,6 +137,11 @@ export class Realtime {
         break;
       case "error":
         if (entry && frame.code === "forbidden") entry.forbidden = true;
+        break;
+      case "typing":
+        for (const fn of [...this.ephemeralListeners]) {
+          try { fn(frame); } catch (err) { console.error(err); }
+        }
         break;
       default:
         break;

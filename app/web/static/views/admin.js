@@ -2,6 +2,7 @@
 
 import { api, optional } from "../api.js";
 import { errorText, field, h, listingName, notice, replace, statusPill, toast, when } from "../ui.js";
+import { moderationPanel } from "./messages.js";
 
 export async function adminView(main) {
   document.title = "Admin — ATP";
@@ -12,6 +13,7 @@ export async function adminView(main) {
   const listingFilter = h("select", { name: "status" }, [["active", "Active"], ["on_hold", "On hold"], ["suspended", "Suspended"]].map(([v, t]) => h("option", { value: v }, t)));
   main.append(h("h1", {}, "Administration"),
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Verification queue"), queue),
+    moderationPanel(),
     h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), field("Show users", userFilter),
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Email", "Type", "Level", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), users))),
     h("section", { class: "card", "aria-labelledby": "listings-title" }, h("h2", { id: "listings-title" }, "Listings"), field("Show listings", listingFilter),

@@ -4,6 +4,7 @@
 
 import { api, currentUser, optional } from "../api.js";
 import { realtime } from "../realtime.js";
+import { inboxPanel } from "./messages.js";
 import { clock, errorText, field, flash, h, listingName, money, notice, replace, when } from "../ui.js";
 
 const FILTER_KEY = "atp.dashboard.filters";
@@ -63,7 +64,8 @@ export async function dashboardView(main) {
   const notesPanel = h("section", { class: "card panel hidden", "aria-labelledby": "notes-title" }, h("h2", { id: "notes-title" }, "Notifications"), notes);
   const message = h("div");
 
-  main.append(h("h1", {}, "Broker dashboard"), message,
+  const inbox = inboxPanel();
+  main.append(h("h1", {}, "Broker dashboard"), message, inbox.element,
     h("div", { class: "dash" },
       h("section", { class: "card panel", "aria-labelledby": "feed-title" },
         h("h2", { id: "feed-title" }, "Live listings"),
@@ -206,5 +208,5 @@ export async function dashboardView(main) {
   await loadListings();
   await Promise.all([loadReservations(), loadNotifications()]);
   const ticker = setInterval(drawCounters, 2000);
-  return () => { stops.forEach((stop) => stop()); clearInterval(ticker); };
+  return () => { stops.forEach((stop) => stop()); inbox.stop(); clearInterval(ticker); };
 }

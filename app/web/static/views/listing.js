@@ -3,6 +3,7 @@
 import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../api.js";
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
+import { messageSellerBox } from "./messages.js";
 import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -38,7 +39,7 @@ export async function listingView(main, { id }) {
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      gallery, holdBox,
+      gallery, holdBox, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox));
