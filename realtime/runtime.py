@@ -18,7 +18,7 @@ from realtime.connection import Connection, Limits, Session
 from realtime.fanout import FanoutConfig, Hub
 from realtime.log import History, LogWriter
 from realtime.metrics import Metrics
-from realtime.outbox import Relay, RelayConfig
+from realtime.outbox import PublishedHook, Relay, RelayConfig
 from realtime.tickets import ConnectionSlots
 
 log = logging.getLogger("atp.realtime")
@@ -54,6 +54,7 @@ class Realtime:
         *,
         session_check: SessionCheck | None = None,
         verification_subject: channels.SubjectLookup | None = None,
+        on_published: PublishedHook | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -70,7 +71,7 @@ class Realtime:
         self.writer = LogWriter(self.redis, config.history)
         self.slots = ConnectionSlots(self.redis, config.max_connections_per_user)
         self.hub = Hub(self.redis, self.metrics, config.fanout, self._last_seqs)
-        self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay)
+        self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay, on_published)
         self.connections: set[Connection] = set()
         self._pool: asyncpg.Pool | None = None
         self._sessions_task: asyncio.Task | None = None

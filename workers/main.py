@@ -10,7 +10,16 @@ import msgspec
 from arq import cron, func
 from arq.connections import RedisSettings
 
-from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
+from workers import (
+    maintenance,
+    notifications,
+    observability,
+    photos,
+    reservations,
+    search,
+    verification,
+    webhooks,
+)
 
 
 def _serialize(value: dict[str, Any]) -> bytes:
@@ -30,6 +39,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     logging.getLogger("arq.worker").setLevel(os.environ.get("ATP_WORKER_LOG_LEVEL", "WARNING").upper())
 
     await start_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
+    await observability.startup(ctx)
     await webhooks.startup(ctx)
     await notifications.startup(ctx)
 
@@ -38,6 +48,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     from app.core.db import engine
 
     await webhooks.close(ctx)
+    await observability.shutdown(ctx)
     await engine().close_connection_pool()
 
 
@@ -100,3 +111,7 @@ class WorkerSettings:
     job_timeout = 60
     max_tries = 5
     health_check_interval = 30
+
+
+# Every job traced (continuing its enqueuer's trace) and counted by outcome: workers/observability.py.
+observability.instrument(WorkerSettings)
