@@ -127,7 +127,10 @@ async def refresh_backlogs(ctx: dict[str, Any], observed: WorkerMetrics) -> None
 
     redis = ctx.get("redis")
     if redis is not None:
-        observed.queue_depth.set(await redis.zcard(default_queue_name))
+        total = await redis.zcard(default_queue_name)
+        due = await redis.zcount(default_queue_name, "-inf", int(time.time() * 1000))
+        observed.queue_jobs.labels("due").set(due)
+        observed.queue_jobs.labels("deferred").set(max(0, total - due))
     # Bounded: a backlog of millions should not make every scrape count them all.
     row = await db.fetchrow(
         """SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE published_at IS NULL

@@ -75,8 +75,11 @@ class WorkerMetrics:
             labelnames=("outcome",),
             registry=registry,
         )
-        self.queue_depth = Gauge(
-            "atp_queue_depth", "Jobs waiting in the arq queue (due or deferred)", registry=registry
+        self.queue_jobs = Gauge(
+            "atp_queue_jobs",
+            "Jobs in the arq queue: due (waiting for a worker) or deferred (scheduled for later, e.g. expiries)",
+            labelnames=("state",),
+            registry=registry,
         )
         self.outbox_backlog = Gauge(
             "atp_outbox_backlog", "Outbox rows not yet published by the relay", registry=registry

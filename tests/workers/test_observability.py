@@ -39,7 +39,7 @@ async def test_worker_metrics_need_the_token_and_report_jobs_and_backlogs(server
     text = response.text
     assert 'atp_jobs_total{function="expire_hold",outcome="complete"} 1.0' in text
     assert 'atp_webhook_deliveries_total{outcome="dead"} 1.0' in text
-    assert "atp_queue_depth " in text and "atp_outbox_backlog " in text
+    assert 'atp_queue_jobs{state="due"}' in text and "atp_outbox_backlog " in text
     assert "atp_outbox_oldest_unpublished_seconds " in text
     assert "process_resident_memory_bytes" in text
 
