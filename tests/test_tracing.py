@@ -48,21 +48,48 @@ def test_tracing_off_installs_nothing(monkeypatch):
         assert current is None
 
 
-def test_tracing_on_needs_only_the_endpoint(monkeypatch):
+def test_tracing_on_needs_only_the_endpoint_and_exports_over_otlp_http(monkeypatch):
+    """With the endpoint set, spans reach an OTLP/HTTP collector (a stand-in on 127.0.0.1)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
     from opentelemetry import trace
 
     from app.core import tracing
 
-    assert not tracing.enabled()
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"], body))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    assert not tracing.enabled()
     try:
-        assert tracing.configure("atp-test", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+        assert tracing.configure("atp-test", env)
         assert tracing.enabled()
         assert type(trace.get_tracer_provider()).__name__ == "TracerProvider"
         assert trace.get_tracer_provider().resource.attributes["service.name"] == "atp-test"
+        with tracing.span("exported-span"):
+            assert tracing.job_headers()["traceparent"].startswith("00-")
+        tracing.shutdown()  # flushes the batch
     finally:
         tracing.uninstall()
+        server.shutdown()
     assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
+    assert [(path, kind) for path, kind, _ in received] == [("/v1/traces", "application/x-protobuf")]
+    assert b"exported-span" in received[0][2] and b"atp-test" in received[0][2]
 
 
 @pytest.fixture(scope="module")

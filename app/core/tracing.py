@@ -47,8 +47,10 @@ def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # The exporter reads the endpoint (appending /v1/traces), headers and timeout from OTEL_* itself.
-    install(BatchSpanProcessor(OTLPSpanExporter()), service_name=service_name, env=env)
+    # As the SDK would: the traces path under the base endpoint unless a traces endpoint is given.
+    # Headers, timeout and compression come from OTEL_EXPORTER_OTLP_* as usual.
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env[ENDPOINT_ENV].rstrip("/") + "/v1/traces"
+    install(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)), service_name=service_name, env=env)
     return True
 
 
