@@ -293,3 +293,20 @@ def test_log_lines_carry_the_trace_id_inside_a_span(spans):
     assert inside["trace_id"] == _hex(current.get_span_context())
     assert len(inside["span_id"]) == 16
     assert "trace_id" not in outside
+
+
+async def test_a_websocket_handshake_is_one_span_that_ends_at_accept(spans, traced_client):
+    from opentelemetry.trace import SpanKind
+
+    from tests.asgi_ws import AsgiWebSocket
+
+    spans.clear()
+    socket = AsgiWebSocket(traced_client.app, "/ws")
+    assert (await socket.open())["type"] == "websocket.accept"
+    handshake = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert [s.name for s in handshake] == ["WS /ws"]
+    assert handshake[0].attributes["websocket.handshake"] == "accept"
+    # Frames after the handshake belong to no trace: the socket may live for hours.
+    assert (await socket.ask({"op": "ping"}))["op"] == "pong"
+    await socket.close()
+    assert [s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == ["WS /ws"]
