@@ -219,7 +219,10 @@ class Relay:
             await conn.execute(_MARK_PUBLISHED, [row["position"] for row in done])
             self._observe(done)
             if self._on_published is not None:
-                self._on_published(done, started, finished)
+                try:
+                    self._on_published(done, started, finished)
+                except Exception:  # observing the relay must never stop it
+                    log.exception("outbox relay: the publish hook failed")
         if failure is not None:
             if isinstance(failure, RedisConnectionError | RedisTimeoutError | OSError):
                 raise failure

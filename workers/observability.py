@@ -96,8 +96,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     port = os.environ.get("ATP_METRICS_PORT", "")
     if port:
         server = _MetricsServer(observed, ctx, token=os.environ.get("ATP_METRICS_TOKEN", ""))
-        await server.start(os.environ.get("ATP_METRICS_HOST", "0.0.0.0"), int(port))
-        ctx["metrics_server"] = server
+        try:
+            await server.start(os.environ.get("ATP_METRICS_HOST", "0.0.0.0"), int(port))
+        except OSError as exc:  # e.g. two workers on one host: the jobs matter more than the scrape
+            log.error("worker metrics: cannot listen on port %s (%s); running without /metrics", port, exc)
+        else:
+            ctx["metrics_server"] = server
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
