@@ -181,6 +181,8 @@ def span(
 
 def trace_ids() -> tuple[str, str] | None:
     """(trace id, span id) in hex of the active span, for log lines; None when there is none."""
+    if not _installed:
+        return None
     ctx = trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
@@ -213,7 +215,9 @@ def litestar_plugins() -> list:
 
 
 def name_after_route(method: str, route: str) -> None:
-    """Name the request's server span by its route template (`GET /api/listings/{listing_id:uuid}`)."""
+    """Name the request's server span by its route template (`GET /api/listings/{listing_id}`)."""
+    if not _installed:
+        return
     current = trace.get_current_span()
     if current.is_recording():
         current.update_name(f"{method} {route}")
