@@ -244,6 +244,10 @@ async def test_a_hold_request_trace_reaches_its_outbox_row_job_and_webhook_deliv
         deliver_job = next(s for s in spans.get_finished_spans() if s.name == "job deliver_webhooks")
         assert [link.context.span_id for link in attempt.links] == [deliver_job.context.span_id]
         assert metrics.webhook_deliveries.labels("succeeded")._value.get() == 1
+        # Inside it, the POST itself (by host: a user's URL path may hold their secrets).
+        post = next(s for s in spans.get_finished_spans() if s.name == "POST 127.0.0.1")
+        assert post.parent.span_id == attempt.context.span_id
+        assert post.attributes["http.response.status_code"] == 200 and "url.full" not in post.attributes
 
         # The relay's hook puts the publish in the same trace.
         from app.core import tracing
