@@ -314,3 +314,26 @@ async def test_a_websocket_handshake_is_one_span_that_ends_at_accept(spans, trac
     assert (await socket.ask({"op": "ping"}))["op"] == "pong"
     await socket.close()
     assert [s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == ["WS /ws"]
+
+
+def test_sampling_is_by_trace_id_in_every_process_and_drops_lone_client_spans():
+    from opentelemetry.sdk.trace.sampling import Decision
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, set_span_in_context
+
+    from app.core.tracing import _sampler
+
+    sampler = _sampler(0.5)
+    low, high = 1, 2**128 - 1  # below and above the ratio's bound
+
+    def decide(trace_id: int, kind: SpanKind, flags: int | None) -> Decision:
+        parent = None
+        if flags is not None:
+            remote = SpanContext(trace_id, 1, is_remote=True, trace_flags=TraceFlags(flags))
+            parent = set_span_in_context(NonRecordingSpan(remote))
+        return sampler.should_sample(parent, trace_id, "x", kind).decision
+
+    assert decide(low, SpanKind.SERVER, None) is Decision.RECORD_AND_SAMPLE
+    assert decide(low, SpanKind.CLIENT, None) is Decision.DROP  # a lone SQL or Redis call
+    # A remote parent's flag decides nothing: the trace id does, the same way everywhere.
+    assert decide(high, SpanKind.SERVER, 1) is Decision.DROP
+    assert decide(low, SpanKind.CONSUMER, 0) is Decision.RECORD_AND_SAMPLE

@@ -123,7 +123,15 @@ def _sampler(ratio: float) -> Any:
         def get_description(self) -> str:
             return f"DropOrphanClientSpans{{{self._inner.get_description()}}}"
 
-    return ParentBased(root=DropOrphanClientSpans(TraceIdRatioBased(ratio)))
+    # A remote parent (a client's `traceparent` header, or our own request's carried into a job) is
+    # sampled by trace id too, not by the flag it came with: the decision is the same in every process
+    # of ours for one trace, and a client cannot make us keep more than `ratio` of traces.
+    by_trace_id = TraceIdRatioBased(ratio)
+    return ParentBased(
+        root=DropOrphanClientSpans(by_trace_id),
+        remote_parent_sampled=by_trace_id,
+        remote_parent_not_sampled=by_trace_id,
+    )
 
 
 def tracer(name: str = "atp") -> trace.Tracer:
