@@ -50,7 +50,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --chmod=0755 <<'EOF' /usr/local/bin/atp-entrypoint
 #!/bin/sh
 set -eu
-for var in ATP_JWT_PRIVATE_KEY MEILI_MASTER_KEY DATABASE_URL REDIS_URL; do
+for var in ATP_JWT_PRIVATE_KEY MEILI_MASTER_KEY DATABASE_URL REDIS_URL ATP_METRICS_TOKEN; do
     eval "file=\${${var}_FILE:-}"
     eval "value=\${${var}:-}"
     if [ -n "$file" ] && [ -z "$value" ]; then
@@ -71,7 +71,7 @@ USER atp:atp
 EXPOSE 8000
 
 # Liveness only (/health does not touch PG/Redis). Compose overrides it with /ready for the web service
-# and with `arq --check` for the worker, which serves no HTTP.
+# and with `arq --check` for the worker, whose only HTTP is its /metrics server.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"]
 

@@ -18,11 +18,13 @@ from redis.asyncio import Redis
 from app.accounts.schemas import openapi_refinements
 from app.auth.principal import provide_optional_principal, provide_principal
 from app.auth.tokens import TokenSigner, load_or_create_key
+from app.core import tracing
 from app.core.crypto import load_keyring
 from app.core.db import engine, start_pool
 from app.core.deps import provide_redis, provide_settings, provide_signer
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging, request_id_middleware
+from app.core.metrics import HttpMetrics, observe_middleware
 from app.core.openapi import document_problem_responses, fix_options_allow_headers
 from app.core.security_headers import security_headers_middleware
 from app.realtime import realtime_lifespan
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Litestar app; resources open in the lifespan, not at import."""
     settings = settings or get_settings()
     configure_logging()
+    tracing.configure("atp-web")
+    http_metrics = HttpMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -129,7 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "signer": Provide(provide_signer, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        middleware=[request_id_middleware, security_headers_middleware],
+        middleware=[request_id_middleware, observe_middleware(http_metrics), security_headers_middleware],
+        plugins=tracing.litestar_plugins(),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
@@ -151,4 +156,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     fix_options_allow_headers(app)
     app.state.settings = settings
     app.state.signer = signer
+    app.state.http_metrics = http_metrics
     return app

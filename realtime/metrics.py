@@ -33,6 +33,12 @@ class Metrics:
         self.relay_leader = Gauge(
             "atp_realtime_relay_leader", "1 when this process is the active relay", registry=registry
         )
+        self.events_by_type = Counter(
+            "atp_events",
+            "Domain events published by the relay, by type (each event once, whatever its channels)",
+            labelnames=("type",),
+            registry=registry,
+        )
         self.relay_lag = Histogram(
             "atp_realtime_relay_lag_seconds",
             "From the event's occurrence to its publication in Redis",

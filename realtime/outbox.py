@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -63,11 +64,16 @@ UPDATE outbox_events o SET seq = v.seq
 FROM unnest($1::bigint[], $2::int[]) AS v(position, seq) WHERE o.position = v.position
 """
 _SELECT_SEQUENCED = """
-SELECT position, event_id, channel, event_type, payload::text AS payload, occurred_at, seq
+SELECT position, event_id, channel, event_type, payload::text AS payload, occurred_at, seq, traceparent
 FROM outbox_events WHERE published_at IS NULL AND seq IS NOT NULL
 ORDER BY channel, seq LIMIT $1
 """
 _MARK_PUBLISHED = "UPDATE outbox_events SET published_at = now() WHERE position = ANY($1::bigint[])"
+
+
+# Told about every published batch: (rows, publish start, publish end in ns since the epoch). The app
+# traces each row's publish as a span in the trace that emitted it (app/core/tracing.py).
+PublishedHook = Callable[[list[asyncpg.Record], int, int], None]
 
 
 class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,8 +86,16 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
 class Relay:
     """Runs forever in the background: standby until it holds the lock, then relays."""
 
-    def __init__(self, dsn: str, writer: LogWriter, metrics: Metrics, config: RelayConfig) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        writer: LogWriter,
+        metrics: Metrics,
+        config: RelayConfig,
+        on_published: PublishedHook | None = None,
+    ) -> None:
         self._dsn = dsn
+        self._on_published = on_published
         self._writer = writer
         self._metrics = metrics
         self._config = config
@@ -189,7 +203,9 @@ class Relay:
         if not rows:
             return 0
         events = [_to_published(row) for row in rows]
+        started = time.time_ns()
         results = await self._writer.publish(events)
+        finished = time.time_ns()
         done = []
         failure: BaseException | None = None
         failed_channels: set[str] = set()
@@ -202,6 +218,11 @@ class Relay:
         if done:
             await conn.execute(_MARK_PUBLISHED, [row["position"] for row in done])
             self._observe(done)
+            if self._on_published is not None:
+                try:
+                    self._on_published(done, started, finished)
+                except Exception:  # observing the relay must never stop it
+                    log.exception("outbox relay: the publish hook failed")
         if failure is not None:
             if isinstance(failure, RedisConnectionError | RedisTimeoutError | OSError):
                 raise failure
@@ -234,6 +255,10 @@ class Relay:
         self._metrics.events_relayed.inc(len(rows))
         for row in rows:
             self._metrics.relay_lag.observe(max(0.0, now - row["occurred_at"].timestamp()))
+        # One event goes out on several channels (a row each): count it once, under its type.
+        types = Counter(row["event_type"] for row in {row["event_id"]: row for row in rows}.values())
+        for event_type, count in types.items():
+            self._metrics.events_by_type.labels(event_type).inc(count)
 
 
 class _Transient(Exception):

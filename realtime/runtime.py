@@ -18,7 +18,7 @@ from realtime.connection import Connection, Limits, Session
 from realtime.fanout import FanoutConfig, Hub
 from realtime.log import History, LogWriter
 from realtime.metrics import Metrics
-from realtime.outbox import Relay, RelayConfig
+from realtime.outbox import PublishedHook, Relay, RelayConfig
 from realtime.tickets import AddressSlots, ConnectionSlots
 from realtime.typing import TypingRelay
 
@@ -58,6 +58,7 @@ class Realtime:
         verification_subject: channels.SubjectLookup | None = None,
         listing_access: channels.ListingAccess | None = None,
         thread_member: channels.MemberLookup | None = None,
+        on_published: PublishedHook | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -77,7 +78,7 @@ class Realtime:
         self.slots = ConnectionSlots(self.redis, config.max_connections_per_user)
         self.anonymous = AddressSlots(config.max_anonymous_per_address)
         self.hub = Hub(self.redis, self.metrics, config.fanout, self._last_seqs)
-        self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay)
+        self.relay = Relay(config.database_url, self.writer, self.metrics, config.relay, on_published)
         self.typing = TypingRelay(self.redis, self.hub.local_subscribers)
         self.connections: set[Connection] = set()
         self._pool: asyncpg.Pool | None = None

@@ -1,4 +1,5 @@
-"""The deployment files (docker-compose.yml, Procfile, Dockerfile, the `atp` script) point at real code.
+"""The deployment files (docker-compose.yml, Procfile, Dockerfile, the `atp` script, deploy/) point at real
+code, and the dashboards and alert rules at metrics the code really exports.
 
 Fast and offline: no Docker, no network. The Compose file is checked against the Compose specification
 schema vendored inside check-jsonschema, and every process command is resolved to the Python object it
@@ -54,8 +55,8 @@ def services() -> dict[str, dict[str, Any]]:
 
 
 def image_services() -> dict[str, dict[str, Any]]:
-    """Services that run the image built from this repository."""
-    return {name: svc for name, svc in services().items() if "build" in svc}
+    """Services that run the image built from this repository (the collector builds an image of its own)."""
+    return {name: svc for name, svc in services().items() if svc.get("build") == "."}
 
 
 def with_defaults(value: str) -> str:
@@ -339,3 +340,251 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
     assert {".venv", ".data", ".git"} <= patterns
     assert "**/__pycache__" in patterns, "a bare `__pycache__` only matches at the context root"
+
+
+# ------------------------------------------------------------------------------------------ observability
+
+DEPLOY = ROOT / "deploy"
+PROMETHEUS_FILE = DEPLOY / "prometheus" / "prometheus.yml"
+ALERTS_FILE = DEPLOY / "prometheus" / "alerts.yml"
+COLLECTOR_FILE = DEPLOY / "otel-collector.yaml"
+DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "atp.json"
+DATASOURCES_FILE = DEPLOY / "grafana" / "provisioning" / "datasources" / "datasources.yml"
+DASHBOARD_PROVIDER_FILE = DEPLOY / "grafana" / "provisioning" / "dashboards" / "atp.yml"
+OBSERVABILITY_SERVICES = ("prometheus", "grafana", "otel-collector", "jaeger")
+# Labels Prometheus adds to every scraped series.
+TARGET_LABELS = {"job", "instance"}
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless"}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+@functools.cache
+def exported_metrics() -> dict[str, frozenset[str]]:
+    """Every series name the app's processes export (web: realtime + HTTP; worker), with its labels."""
+    from app.core.metrics import HttpMetrics, WorkerMetrics
+    from realtime.metrics import Metrics
+
+    names: dict[str, frozenset[str]] = {"up": frozenset(TARGET_LABELS)}
+    for registry in (Metrics().registry, HttpMetrics().registry, WorkerMetrics().registry):
+        for name, collector in registry._names_to_collectors.items():
+            labels = set(getattr(collector, "_labelnames", ()))
+            if name.endswith("_bucket"):
+                labels.add("le")
+            names[name] = frozenset(labels | TARGET_LABELS)
+        # Collectors that describe nothing up front (process_*) are known by what they collect.
+        for metric in registry.collect():
+            for sample in metric.samples:
+                names.setdefault(sample.name, frozenset(set(sample.labels) | TARGET_LABELS))
+    return names
+
+
+def promql_metrics(expr: str) -> list[str]:
+    """The series names an expression reads (ours are atp_*, process_* and Prometheus's own `up`)."""
+    without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    without_matchers = re.sub(r"\{[^}]*\}", "", without_strings)
+    without_ranges = re.sub(r"\[[^\]]*\]", "", without_matchers)
+    return re.findall(r"\b(atp_[a-z0-9_]+|process_[a-z0-9_]+|up)\b(?!\s*\()", without_ranges)
+
+
+def check_promql(expr: str, where: str) -> set[str]:
+    """Every series `expr` reads is exported, and every label it selects or groups by exists on it."""
+    metrics = promql_metrics(expr)
+    assert metrics, f"{where}: reads no metric of ours: {expr}"
+    exported = exported_metrics()
+    labels: set[str] = set()
+    for name in metrics:
+        assert name in exported, f"{where}: {name} is not exported by the app ({expr})"
+        labels |= exported[name]
+    for name, matchers in re.findall(r"\b([a-z_][a-z0-9_]*)\s*\{([^}]*)\}", expr):
+        for label in re.findall(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)", matchers):
+            assert label in exported.get(name, frozenset()), f"{where}: {name} has no label {label!r}"
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        for label in (part.strip() for part in group.split(",") if part.strip()):
+            assert label in labels, f"{where}: no metric in {expr!r} has the label {label!r}"
+    return set(metrics)
+
+
+def dashboard_exprs() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [rule for group in load_yaml(ALERTS_FILE)["groups"] for rule in group["rules"]]
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Host path (relative to the compose file) -> container path, for `./…` volumes."""
+    mounts = {}
+    for volume in service.get("volumes") or []:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[source] = target
+    return mounts
+
+
+def host_path(container_path: str, service: dict[str, Any]) -> Path | None:
+    """The file in this repository that a container path of `service` is mounted from."""
+    for source, target in bind_mounts(service).items():
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return ROOT / source / container_path[len(target) :].lstrip("/")
+    return None
+
+
+def app_environment() -> dict[str, str]:
+    return {key: str(value) for key, value in services()["web"]["environment"].items()}
+
+
+def test_every_long_running_service_has_a_healthcheck_and_restarts_unless_stopped() -> None:
+    for name, svc in services().items():
+        if name == "migrate":
+            assert svc["restart"] in ("no", False)
+            continue
+        assert healthcheck_enabled(svc), f"{name} has no healthcheck"
+        assert svc.get("restart") == "unless-stopped", f"{name}: restart is {svc.get('restart')!r}"
+    assert set(OBSERVABILITY_SERVICES) <= set(services())
+
+
+def test_observability_processes_never_gate_the_app() -> None:
+    """Web and worker keep running (and start) whatever happens to metrics or tracing."""
+    for name in ("web", "worker"):
+        assert not set(services()[name]["depends_on"]) & set(OBSERVABILITY_SERVICES)
+
+
+def test_observability_files_parse_and_every_mounted_file_exists() -> None:
+    for path in (PROMETHEUS_FILE, ALERTS_FILE, COLLECTOR_FILE, DATASOURCES_FILE, DASHBOARD_PROVIDER_FILE):
+        assert isinstance(load_yaml(path), dict), path
+    assert json.loads(DASHBOARD_FILE.read_text())["panels"]
+    for name, svc in services().items():
+        for source in bind_mounts(svc):
+            assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+
+
+def test_prometheus_scrapes_every_web_and_worker_replica_with_the_metrics_token() -> None:
+    config = load_yaml(PROMETHEUS_FILE)
+    prometheus = services()["prometheus"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    web_port = option_value(argv_of(services()["web"]["command"]), "--port")
+    ports = {"web": int(web_port or 0), "worker": int(app_environment()["ATP_METRICS_PORT"])}
+    for service, job_name in (("web", "atp-web"), ("worker", "atp-worker")):
+        job = jobs[job_name]
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        (sd,) = job["dns_sd_configs"]
+        assert sd["names"] == [service] and sd["port"] == ports[service], job_name
+        token_file = job["authorization"]["credentials_file"]
+        secret = token_file.removeprefix("/run/secrets/")
+        assert secret in prometheus["secrets"] and secret in services()[service]["secrets"]
+        assert secret in compose()["secrets"]
+    # The app reads the same secret: the entrypoint turns ATP_METRICS_TOKEN_FILE into ATP_METRICS_TOKEN.
+    assert app_environment()["ATP_METRICS_TOKEN_FILE"] == token_file
+    entrypoint_vars = re.search(r"for var in ([A-Z_ ]+); do", DOCKERFILE.read_text())
+    assert entrypoint_vars and "ATP_METRICS_TOKEN" in entrypoint_vars.group(1).split()
+    (rule_file,) = config["rule_files"]
+    assert host_path(rule_file, prometheus) == ALERTS_FILE
+    assert host_path("/etc/prometheus/prometheus.yml", prometheus) == PROMETHEUS_FILE
+
+
+def test_the_worker_settings_serve_metrics_and_the_app_reads_the_token() -> None:
+    from app.realtime.service import realtime_config
+    from app.settings import load_settings
+
+    assert realtime_config(load_settings(), {"ATP_METRICS_TOKEN": "t"}).metrics_token == "t"
+    source = (ROOT / "workers" / "observability.py").read_text()
+    assert '"ATP_METRICS_PORT"' in source and '"ATP_METRICS_TOKEN"' in source
+
+
+def test_dashboard_queries_use_metrics_the_app_exports() -> None:
+    used: set[str] = set()
+    for title, expr in dashboard_exprs():
+        used |= check_promql(expr, f"panel {title!r}")
+    # What operators asked for: requests and latency by route, 5xx, sockets, fan-out and relay lag,
+    # outbox backlog, queue depth and job outcomes, webhook failures, holds per minute.
+    wanted = {
+        "atp_http_requests_total",
+        "atp_http_request_duration_seconds_bucket",
+        "atp_realtime_connections",
+        "atp_realtime_frames_sent_total",
+        "atp_realtime_relay_lag_seconds_bucket",
+        "atp_outbox_backlog",
+        "atp_queue_jobs",
+        "atp_jobs_total",
+        "atp_webhook_deliveries_total",
+        "atp_events_total",
+    }
+    assert wanted <= used, wanted - used
+    assert any('type="hold.placed"' in expr for _, expr in dashboard_exprs())
+
+
+def test_dashboard_datasources_are_provisioned() -> None:
+    uids = {source["uid"] for source in load_yaml(DATASOURCES_FILE)["datasources"]}
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    for panel in dashboard["panels"]:
+        for target in [panel, *panel.get("targets", [])]:
+            if "datasource" in target:
+                assert target["datasource"]["uid"] in uids, panel["title"]
+    grafana = services()["grafana"]
+    (provider,) = load_yaml(DASHBOARD_PROVIDER_FILE)["providers"]
+    assert host_path(provider["options"]["path"] + "/atp.json", grafana) == DASHBOARD_FILE
+    assert host_path("/etc/grafana/provisioning/datasources/datasources.yml", grafana) == DATASOURCES_FILE
+    for source in load_yaml(DATASOURCES_FILE)["datasources"]:
+        host = re.match(r"https?://([^:/]+)", source["url"]).group(1)
+        assert host in services(), f"datasource {source['name']} points at unknown service {host}"
+
+
+def test_alert_rules_cover_the_failures_operators_page_on_and_use_real_metrics() -> None:
+    rules = alert_rules()
+    names = [rule["alert"] for rule in rules]
+    assert len(names) == len(set(names))
+    used: dict[str, set[str]] = {}
+    for rule in rules:
+        used[rule["alert"]] = check_promql(rule["expr"], f"alert {rule['alert']}")
+        assert rule["annotations"]["summary"]
+    assert "atp_realtime_relay_lag_seconds_bucket" in used["ATPRelayLagHigh"]
+    assert "atp_outbox_oldest_unpublished_seconds" in used["ATPOutboxStuck"]
+    assert {"atp_webhook_deliveries_total", "atp_notification_deliveries_total"} <= used["ATPDeadLetters"]
+    assert used["ATPHigh5xxRate"] == {"atp_http_requests_total"}
+    assert 'job="atp-worker"' in next(r["expr"] for r in rules if r["alert"] == "ATPWorkerAbsent")
+
+
+def test_check_promql_catches_a_misspelt_metric_or_label() -> None:
+    with pytest.raises(AssertionError, match="not exported"):
+        check_promql("sum(rate(atp_http_request_total[5m]))", "test")
+    with pytest.raises(AssertionError, match="no label"):
+        check_promql('sum(rate(atp_jobs_total{result="dead"}[5m]))', "test")
+    with pytest.raises(AssertionError, match="has the label"):
+        check_promql("sum by (endpoint) (rate(atp_jobs_total[5m]))", "test")
+
+
+def test_traces_flow_from_the_app_to_the_collector_to_jaeger() -> None:
+    collector = load_yaml(COLLECTOR_FILE)
+    endpoint = app_environment()["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    host, port = re.fullmatch(r"\$\{OTEL_EXPORTER_OTLP_ENDPOINT-http://([\w-]+):(\d+)\}", endpoint).groups()
+    assert host == "otel-collector" and host in services()
+    assert collector["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(f":{port}")
+    pipeline = collector["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"] and "batch" in pipeline["processors"]
+    for exporter in pipeline["exporters"]:
+        target = collector["exporters"][exporter]["endpoint"].split(":")[0]
+        assert target in services(), f"collector exports to unknown service {target}"
+    # The healthcheck probes the health_check extension; Prometheus scrapes the collector's own metrics.
+    health_port = collector["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
+    assert f":{health_port}/" in " ".join(services()["otel-collector"]["healthcheck"]["test"])
+    assert "health_check" in collector["service"]["extensions"]
+    (reader,) = collector["service"]["telemetry"]["metrics"]["readers"]
+    metrics_port = reader["pull"]["exporter"]["prometheus"]["port"]
+    jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_FILE)["scrape_configs"]}
+    assert jobs["otel-collector"]["static_configs"][0]["targets"] == [f"otel-collector:{metrics_port}"]
+    assert host_path("/etc/otelcol/config.yaml", services()["otel-collector"]) == COLLECTOR_FILE
+
+
+def test_observability_uis_listen_on_localhost_only() -> None:
+    for name in ("prometheus", "grafana", "jaeger"):
+        for port in services()[name].get("ports") or []:
+            assert with_defaults(str(port)).startswith("127.0.0.1:"), f"{name} publishes {port} to everyone"

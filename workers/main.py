@@ -14,6 +14,7 @@ from workers import (
     maintenance,
     messaging,
     notifications,
+    observability,
     photos,
     reservations,
     search,
@@ -53,6 +54,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     logging.getLogger("arq.worker").setLevel(os.environ.get("ATP_WORKER_LOG_LEVEL", "WARNING").upper())
 
     await start_pool(min_size=1, max_size=int(os.environ.get("ATP_WORKER_DB_POOL", "5")))
+    await observability.startup(ctx)
     await webhooks.startup(ctx)
     await notifications.startup(ctx)
     ctx["started"] = True
@@ -64,6 +66,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if not ctx.pop("started", False):
         return
     await webhooks.close(ctx)
+    await observability.shutdown(ctx)
     await engine().close_connection_pool()
 
 
@@ -131,3 +134,7 @@ class WorkerSettings:
     job_timeout = 60
     max_tries = 5
     health_check_interval = 30
+
+
+# Every job traced (continuing its enqueuer's trace) and counted by outcome: workers/observability.py.
+observability.instrument(WorkerSettings)

@@ -9,6 +9,8 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from app.core import tracing
+
 SEND_JOB = "send_notification"
 CONSUME_BATCH = 500
 PUMP_WINDOW_S, PUMP_IDLE_S = 0.9, 0.1  # see workers/webhooks.py
@@ -47,7 +49,9 @@ def _channels(ctx: dict[str, Any]) -> dict[str, Any]:
 
 async def enqueue_deliveries(redis: ArqRedis, delivery_ids) -> None:
     for delivery_id in delivery_ids:
-        await redis.enqueue_job(SEND_JOB, str(delivery_id), _job_id=f"atp:notify:{delivery_id}")
+        await redis.enqueue_job(
+            SEND_JOB, str(delivery_id), _job_id=f"atp:notify:{delivery_id}", **tracing.job_headers()
+        )
 
 
 async def pump_notifications(ctx: dict[str, Any]) -> dict[str, int]:
@@ -73,8 +77,11 @@ async def pump_notifications(ctx: dict[str, Any]) -> dict[str, int]:
 async def send_notification(ctx: dict[str, Any], delivery_id: str) -> str | None:
     """Try one delivery on its channel; retried later or dead-lettered on failure."""
     from app.notifications import delivery
+    from workers.observability import count_deliveries
 
-    return await delivery.send_delivery(uuid.UUID(delivery_id), _channels(ctx), _config(ctx))
+    result = await delivery.send_delivery(uuid.UUID(delivery_id), _channels(ctx), _config(ctx))
+    count_deliveries(ctx, "notification", result)
+    return result
 
 
 async def prune_notification_deliveries(ctx: dict[str, Any]) -> int:

@@ -9,6 +9,8 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from app.core import tracing
+
 DELIVER_JOB = "deliver_webhooks"
 CONSUME_BATCH = 500
 # The cron starts a pump each second; it keeps polling for most of that second, so an event waits about
@@ -39,7 +41,12 @@ async def enqueue_endpoints(redis: ArqRedis, endpoint_ids) -> None:
     # One job id per endpoint: while one is queued or running, another enqueue is a no-op (keep_result=0
     # frees the id as soon as it ends).
     for endpoint_id in endpoint_ids:
-        await redis.enqueue_job(DELIVER_JOB, str(endpoint_id), _job_id=f"atp:webhook-endpoint:{endpoint_id}")
+        await redis.enqueue_job(
+            DELIVER_JOB,
+            str(endpoint_id),
+            _job_id=f"atp:webhook-endpoint:{endpoint_id}",
+            **tracing.job_headers(),
+        )
 
 
 async def pump_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
@@ -65,8 +72,11 @@ async def pump_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
 async def deliver_webhooks(ctx: dict[str, Any], endpoint_id: str) -> dict[str, int]:
     """Send one endpoint's due deliveries, oldest first, stopping at the first that must wait."""
     from app.webhooks import delivery
+    from workers.observability import count_deliveries
 
-    return await delivery.deliver_endpoint(uuid.UUID(endpoint_id), _config(ctx), _sender(ctx))
+    sent = await delivery.deliver_endpoint(uuid.UUID(endpoint_id), _config(ctx), _sender(ctx))
+    count_deliveries(ctx, "webhook", sent)
+    return sent
 
 
 async def close(ctx: dict[str, Any]) -> None:

@@ -84,7 +84,7 @@ async def committed_events(
     read up to (the bound itself once everything below it was returned). Rows come back whole."""
     bound = await committed_bound(conn, after)
     rows = await conn.fetch(
-        """SELECT position, event_id, channel, event_type, payload, occurred_at
+        """SELECT position, event_id, channel, event_type, payload, occurred_at, traceparent
            FROM outbox_events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3""",
         after,
         bound,

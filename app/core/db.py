@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
+from app.core import tracing
 from db.piccolo_conf import DB
 
 OUTBOX_NOTIFY_CHANNEL = "atp_outbox"
@@ -26,8 +27,9 @@ OUTBOX_FENCE_KEY = 0x61_74_70_6F  # "atpo"
 _INSERT_OUTBOX = f"""
 WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({OUTBOX_FENCE_KEY})),
 inserted AS (
-    INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at)
-    SELECT e.* FROM fence, unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS e
+    INSERT INTO outbox_events (event_id, channel, event_type, payload, occurred_at, traceparent)
+    SELECT e.* FROM fence,
+        unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $7::text[]) AS e
 )
 SELECT pg_notify('{OUTBOX_NOTIFY_CHANNEL}', ''),
        CASE WHEN $6::bool THEN set_config('synchronous_commit', 'off', true) END
@@ -59,6 +61,8 @@ class PendingEvent(msgspec.Struct, frozen=True):
     event_type: str
     payload_json: str
     occurred_at: datetime
+    # The W3C trace context of the request or job that emitted it (None with tracing off).
+    traceparent: str | None = None
 
 
 @functools.cache
@@ -106,8 +110,9 @@ class UnitOfWork:
         data.pop("type", None)
         payload_json = msgspec.json.encode(data).decode()
         now = datetime.now(UTC)
+        traceparent = tracing.current_traceparent()
         for channel in channels:
-            self._events.append(PendingEvent(event_id, channel, event_type, payload_json, now))
+            self._events.append(PendingEvent(event_id, channel, event_type, payload_json, now, traceparent))
         return event_id
 
     async def _flush_events(self) -> None:
@@ -120,6 +125,7 @@ class UnitOfWork:
             [e.payload_json for e in events],
             [e.occurred_at for e in events],
             not self.durable,
+            [e.traceparent for e in events],
         )
         self._events = []
 

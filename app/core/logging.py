@@ -1,4 +1,5 @@
-"""Structured JSON logs with a request id on every line; never tokens, passwords or secrets."""
+"""Structured JSON logs with a request id (and the trace id, inside a span) on every line; never tokens,
+passwords or secrets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import uuid
 from datetime import UTC, datetime
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.tracing import trace_ids
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 audit_log = logging.getLogger("atp.security")
@@ -26,6 +29,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": request_id_var.get(),
         }
+        ids = trace_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -17,6 +17,9 @@ from collections.abc import Iterable
 
 import httpx
 import msgspec
+from opentelemetry.trace import SpanKind
+
+from app.core import tracing
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -163,6 +166,21 @@ class Sender:
         self, target: Target, *, content: bytes, headers: dict[str, str], timeout_s: float
     ) -> Answer:
         """Send to the first checked address that accepts a connection; the status and capped body."""
+        # The host only, never the URL: paths and queries of users' endpoints may hold their secrets.
+        attributes = {
+            "http.request.method": "POST",
+            "server.address": target.host,
+            "server.port": target.port,
+        }
+        with tracing.span(f"POST {target.host}", kind=SpanKind.CLIENT, attributes=attributes) as current:
+            answer = await self._post(target, content=content, headers=headers, timeout_s=timeout_s)
+            if current is not None:
+                current.set_attribute("http.response.status_code", answer.status)
+            return answer
+
+    async def _post(
+        self, target: Target, *, content: bytes, headers: dict[str, str], timeout_s: float
+    ) -> Answer:
         parsed = httpx.URL(target.url)
         host_header = parsed.netloc.decode("ascii")  # httpx drops a default port; no userinfo (parse)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}

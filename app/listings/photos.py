@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from redis.asyncio import Redis
 
 from app.auth.principal import Principal
-from app.core import db
+from app.core import db, tracing
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, NotFound
 from app.listings import policy, service
@@ -320,7 +320,9 @@ async def enqueue_processing(redis: Redis, photo_id: uuid.UUID) -> None:
     """Queue the rendition job (best effort: the worker's retry cron finds photos whose job was lost)."""
     queue = ArqRedis(redis.connection_pool, job_serializer=_serialize, job_deserializer=_deserialize)
     try:
-        await queue.enqueue_job(JOB_NAME, str(photo_id), _job_id=f"{JOB_NAME}:{photo_id}")
+        await queue.enqueue_job(
+            JOB_NAME, str(photo_id), _job_id=f"{JOB_NAME}:{photo_id}", **tracing.job_headers()
+        )
     except Exception:
         log.warning("could not queue processing of photo %s; the retry cron will", photo_id, exc_info=True)
 

@@ -10,6 +10,7 @@ from litestar import Litestar
 from redis.asyncio import Redis
 
 from app.auth.principal import revoked_family_key, revoked_jti_key, sessions_cut_key
+from app.core import tracing
 from app.core.db import engine
 from app.listings.policy import ListingAccess, ReplayGuard
 from app.messaging.policy import is_participant
@@ -78,7 +79,13 @@ async def dead_sessions(redis: Redis, sessions: Sequence[Session]) -> set[int]:
 @asynccontextmanager
 async def realtime_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start the fan-out subscriber and the outbox relay of this process; stop them on shutdown."""
-    rt = Realtime(realtime_config(app.state.settings))
+    rt = Realtime(
+        realtime_config(app.state.settings),
+        on_published=tracing.publish_spans if tracing.enabled() else None,
+    )
+    # /metrics renders the realtime registry: the app's request metrics join it there.
+    if (http_metrics := app.state.get("http_metrics")) is not None:
+        rt.metrics.registry.register(http_metrics.collector())
     rt.session_check = lambda sessions: dead_sessions(rt.redis, sessions)
     rt.verification_subject = SubjectLookup()  # subjects may read their own verification:<id>
     rt.listing_access = ListingAccess()  # listing:<id> only while the reader may read the listing

@@ -13,6 +13,7 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from app.core import tracing
 from app.reservations.service import Due
 
 log = logging.getLogger("atp.reservations")
@@ -43,7 +44,11 @@ async def schedule_expiries(redis: Redis, items: Iterable[Due]) -> None:
     for due in items:
         try:
             await queue.enqueue_job(
-                _JOBS[due.kind], str(due.id), _job_id=job_id(due), _defer_until=due.expires_at
+                _JOBS[due.kind],
+                str(due.id),
+                _job_id=job_id(due),
+                _defer_until=due.expires_at,
+                **tracing.job_headers(),
             )
         except Exception:
             log.warning("could not schedule %s; the sweep will expire it", job_id(due), exc_info=True)

@@ -16,6 +16,8 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from app.core import tracing
+
 log = logging.getLogger("atp.verification")
 
 JOB_FUNCTIONS = {
@@ -59,7 +61,11 @@ async def enqueue_checks(redis: Redis, jobs: Iterable[CheckJob]) -> int:
     for job in jobs:
         try:
             if await arq.enqueue_job(
-                JOB_FUNCTIONS[job.check], str(job.case_id), job.round, _job_id=job.job_id
+                JOB_FUNCTIONS[job.check],
+                str(job.case_id),
+                job.round,
+                _job_id=job.job_id,
+                **tracing.job_headers(),
             ):
                 accepted += 1
         except Exception:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 import httpx
 import msgspec
+from opentelemetry.trace import SpanKind, StatusCode
 
-from app.core import backoff, consumers, db, outbound
+from app.core import backoff, consumers, db, outbound, tracing
 from app.core.db import UnitOfWork
 from app.listings import policy
 from app.notifications.service import notify
@@ -121,7 +122,7 @@ async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[
             for endpoint in endpoints:
                 for event_type in endpoint["event_types"]:
                     by_type.setdefault(event_type, []).append(endpoint)
-            columns: tuple[list, ...] = ([], [], [], [], [], [])
+            columns: tuple[list, ...] = ([], [], [], [], [], [], [])
             for row, (scope, user_id) in relevant:
                 for endpoint in by_type.get(row["event_type"], ()):
                     if scope == "user" and endpoint["owner_id"] != user_id:
@@ -135,15 +136,17 @@ async def consume_events(config: Config, *, limit: int = 500) -> tuple[int, set[
                             row["position"],
                             row["payload"],
                             row["occurred_at"],
+                            row["traceparent"],
                         ),
                         strict=True,
                     ):
                         column.append(value)
             if columns[0]:
                 inserted = await uow.conn.fetch(
-                    """INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, seq, payload, occurred_at)
+                    """INSERT INTO webhook_deliveries
+                           (endpoint_id, event_id, event_type, seq, payload, occurred_at, traceparent)
                        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::jsonb[],
-                                            $6::timestamptz[])
+                                            $6::timestamptz[], $7::text[])
                        ON CONFLICT (endpoint_id, event_id) DO NOTHING RETURNING endpoint_id""",
                     *columns,
                 )
@@ -192,7 +195,26 @@ class Outcome(msgspec.Struct, frozen=True):
 
 
 async def attempt(row, url: str, secrets: list[str], config: Config, sender: outbound.Sender) -> Outcome:
-    """One signed POST of the delivery `row` to `url` (re-checked against SSRF first)."""
+    """One signed POST of the delivery `row` to `url` (re-checked against SSRF first), traced as a span
+    in the trace that emitted the event, linked to the job that sends it."""
+    with tracing.span(
+        f"webhook deliver {row['event_type']}",
+        parent=row.get("traceparent"),
+        links=[tracing.current_traceparent()],
+        kind=SpanKind.CLIENT,
+        attributes={"atp.delivery_id": str(row["id"]), "atp.attempt": row["attempt"] + 1},
+    ) as current:
+        outcome = await _attempt(row, url, secrets, config, sender)
+        if current is not None:
+            current.set_attribute("atp.outcome", "ok" if outcome.ok else "failed")
+            if outcome.status is not None:
+                current.set_attribute("http.response.status_code", outcome.status)
+            if not outcome.ok:
+                current.set_status(StatusCode.ERROR, outcome.error)
+        return outcome
+
+
+async def _attempt(row, url: str, secrets: list[str], config: Config, sender: outbound.Sender) -> Outcome:
     body = body_of(row)
     headers = signing.headers(secrets, str(row["id"]), int(time.time()), body)
     headers.update({"content-type": "application/json", "user-agent": USER_AGENT})
@@ -348,7 +370,8 @@ async def deliver_endpoint(endpoint_id: uuid.UUID, config: Config, sender: outbo
         secrets_read_at = 0.0
         while time.monotonic() < deadline:
             head = await db.fetchrow(
-                """SELECT id, event_type, payload, occurred_at, attempt, step, next_attempt_at <= now() AS due
+                """SELECT id, event_type, payload, occurred_at, attempt, step, traceparent,
+                          next_attempt_at <= now() AS due
                    FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1""",
                 endpoint_id,
             )

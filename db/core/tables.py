@@ -19,6 +19,7 @@ class OutboxEvent(Table, tablename="outbox_events"):
     occurred_at = Timestamptz(default=TimestamptzNow())
     seq = Integer(null=True, default=None)
     published_at = Timestamptz(null=True, default=None)
+    traceparent = Varchar(length=55, null=True, default=None)
 
 
 class AuditEntry(Table, tablename="audit_log"):

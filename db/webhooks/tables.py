@@ -70,6 +70,7 @@ class WebhookDelivery(Table, tablename="webhook_deliveries"):
     updated_at = Timestamptz(default=TimestamptzNow())
     delivered_at = Timestamptz(null=True, default=None)
     dead_at = Timestamptz(null=True, default=None)
+    traceparent = Varchar(length=55, null=True, default=None)
 
 
 class WebhookAttempt(Table, tablename="webhook_attempts"):

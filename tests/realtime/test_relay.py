@@ -214,3 +214,51 @@ async def test_publishing_survives_redis_forgetting_the_script(redis):
     await redis.script_flush()  # what a Redis restart without persistence does to loaded scripts
     assert await writer.publish([Published(channel=channel, seq=2, event_id="b", frame=b"{}")]) == [1]
     assert [seq for seq, _ in await logged(redis, channel)] == [1, 2]
+
+
+async def test_the_publish_hook_sees_every_row_and_events_count_once_by_type(redis, conn):
+    """The hook (the app traces publishes with it) gets each published row with its traceparent; the
+    per-type counter counts an event once however many channels it went out on."""
+    seen: list[tuple] = []
+    metrics = Metrics()
+    relay = Relay(
+        os.environ["DATABASE_URL"],
+        LogWriter(redis, History()),
+        metrics,
+        RelayConfig(lock_key=random.randint(1_000_000, 2**31)),
+        lambda rows, started, finished: seen.extend(
+            (r["event_id"], r["channel"], r["traceparent"], started <= finished, r["event_type"])
+            for r in rows
+        ),
+    )
+    a, b = channels.listing(uuid.uuid4()), channels.user(uuid.uuid4())
+    async with UnitOfWork() as uow:
+        event_id = uow.emit(
+            ListingPriceChanged(
+                listing_id=uuid.uuid4(), version=1, old_price="1", new_price="2", currency="USD"
+            ),
+            [a, b],
+        )
+    await drain(relay, conn)
+    assert sorted(row[1:4] for row in seen if row[0] == event_id) == sorted(
+        [(a, None, True), (b, None, True)]
+    )
+    price_changes = {row[0] for row in seen if row[4] == "listing.price_changed"}
+    assert metrics.events_by_type.labels("listing.price_changed")._value.get() == len(price_changes)
+
+
+async def test_a_failing_publish_hook_does_not_stop_the_relay(redis, conn):
+    def broken(rows, started, finished):
+        raise RuntimeError("observer bug")
+
+    relay = Relay(
+        os.environ["DATABASE_URL"],
+        LogWriter(redis, History()),
+        Metrics(),
+        RelayConfig(lock_key=random.randint(1_000_000, 2**31)),
+        broken,
+    )
+    channel = channels.listing(uuid.uuid4())
+    ids = await emit(channel, 3)
+    await drain(relay, conn)
+    assert [event for _, event in await logged(redis, channel)] == [str(i) for i in ids]

@@ -91,7 +91,7 @@ async def test_reader_waits_for_a_writer_in_flight_and_never_skips_it(client):
     from app.core.db import _INSERT_OUTBOX  # the statement every unit of work commits its events with
 
     def event() -> tuple:
-        return [uuid.uuid4()], ["test:gap"], ["test.gap"], ["{}"], [datetime.now(UTC)], False
+        return [uuid.uuid4()], ["test:gap"], ["test.gap"], ["{}"], [datetime.now(UTC)], False, [None]
 
     def gap_rows(rows) -> list[int]:
         return [r["position"] for r in rows if r["channel"] == "test:gap"]
