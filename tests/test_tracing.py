@@ -144,6 +144,7 @@ def _hex(span_context) -> str:
 
 async def _webhook_endpoint(owner_id: str, url: str) -> uuid.UUID:
     from app.core import db
+    from app.webhooks.service import store_secret
 
     row = await db.fetchrow(
         "INSERT INTO webhook_endpoints (owner_id, url, event_types) VALUES ($1, $2, $3) RETURNING id",
@@ -151,9 +152,8 @@ async def _webhook_endpoint(owner_id: str, url: str) -> uuid.UUID:
         url,
         ["hold.placed"],
     )
-    await db.fetch(
-        "INSERT INTO webhook_secrets (endpoint_id, secret) VALUES ($1, $2)", row["id"], "whsec_" + "a" * 32
-    )
+    async with db.UnitOfWork() as uow:
+        await store_secret(uow.conn, row["id"], "whsec_" + "a" * 32)
     return row["id"]
 
 
@@ -236,14 +236,16 @@ async def test_a_hold_request_trace_reaches_its_outbox_row_job_and_webhook_deliv
             sent = await deliver.coroutine(ctx, str(endpoint_id))
         finally:
             await sender.aclose()
-        assert sent["succeeded"] == 1, sent
-        assert len(receiver.requests) == 1
-        attempt = next(s for s in spans.get_finished_spans() if s.name == "webhook deliver hold.placed")
-        assert _hex(attempt.context) == trace_id
-        assert attempt.attributes["atp.outcome"] == "ok"
+        # The holder's endpoint gets the public hold.placed and the one naming the buyer (docs/webhooks.md).
+        assert sent["succeeded"] == 2, sent
+        assert len(receiver.requests) == 2
+        attempts = [s for s in spans.get_finished_spans() if s.name == "webhook deliver hold.placed"]
+        assert len(attempts) == 2 and {_hex(a.context) for a in attempts} == {trace_id}
+        assert all(a.attributes["atp.outcome"] == "ok" for a in attempts)
+        attempt = attempts[0]
         deliver_job = next(s for s in spans.get_finished_spans() if s.name == "job deliver_webhooks")
         assert [link.context.span_id for link in attempt.links] == [deliver_job.context.span_id]
-        assert metrics.webhook_deliveries.labels("succeeded")._value.get() == 1
+        assert metrics.webhook_deliveries.labels("succeeded")._value.get() == 2
         # Inside it, the POST itself (by host: a user's URL path may hold their secrets).
         post = next(s for s in spans.get_finished_spans() if s.name == "POST 127.0.0.1")
         assert post.parent.span_id == attempt.context.span_id

@@ -110,6 +110,11 @@ def assert_recovered(load: Load, back_at: float, end: float) -> None:
     assert after, "no requests after recovery"
     failing = [o for o in after if o.status >= 400]
     assert failing == [], failing[:5]
+    last_failure = max((o.done for o in load.outcomes if o.status >= 400), default=back_at)
+    statuses: dict[int, int] = {}
+    for outcome in load.outcomes:
+        statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+    print(f"answers by status {statuses}; recovered {max(0.0, last_failure - back_at):.2f} s after the return")
 
 
 @pytest.fixture
