@@ -114,7 +114,9 @@ def assert_recovered(load: Load, back_at: float, end: float) -> None:
     statuses: dict[int, int] = {}
     for outcome in load.outcomes:
         statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-    print(f"answers by status {statuses}; recovered {max(0.0, last_failure - back_at):.2f} s after the return")
+    print(
+        f"answers by status {statuses}; recovered {max(0.0, last_failure - back_at):.2f} s after the return"
+    )
 
 
 @pytest.fixture
