@@ -132,6 +132,10 @@ async def traced_client(spans):
         yield c
     stop.set()
     await task
+    # Its lifespan closed the process's one pool, which the session's app and later tests share.
+    from app.core.db import start_pool
+
+    await start_pool(min_size=1, max_size=load_settings().db_pool_max)
 
 
 def _trace_id(traceparent: str) -> str:

@@ -163,6 +163,21 @@ async def seller(stack) -> dict:
     return {"headers": {"Authorization": f"Bearer {token}"}}
 
 
+async def listing_with_webhook(stack: Stack, seller: dict, receiver_url: str) -> str:
+    """A new active listing of the seller's, whose price changes reach `receiver_url` by webhook."""
+    async with httpx.AsyncClient(base_url=stack.urls[0], timeout=10) as client:
+        created = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
+        assert created.status_code == 201, created.text
+        listing_id = created.json()["id"]
+        endpoint = await client.post(
+            "/api/webhooks/endpoints",
+            json={"url": f"{receiver_url}/{listing_id}", "eventTypes": ["listing.price_changed"]},
+            headers=seller["headers"],
+        )
+        assert endpoint.status_code == 201, endpoint.text
+    return listing_id
+
+
 def listing_body() -> dict:
     return {
         "manufacturer": "Pilatus",

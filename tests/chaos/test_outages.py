@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from realtime import channels
-from tests.chaos.conftest import Stack, listing_body
+from tests.chaos.conftest import Stack, listing_with_webhook
 from tests.realtime.conftest import Client
 from tests.webhooks.harness import Receiver
 
@@ -123,16 +123,7 @@ def assert_recovered(load: Load, back_at: float, end: float) -> None:
 async def scene(stack, seller):
     """A fresh listing, a socket watching it and a webhook endpoint receiving its events."""
     receiver = await Receiver().start()
-    async with httpx.AsyncClient(base_url=stack.urls[0], timeout=10) as client:
-        created = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
-        assert created.status_code == 201, created.text
-        listing_id = created.json()["id"]
-        endpoint = await client.post(
-            "/api/webhooks/endpoints",
-            json={"url": f"{receiver.url}/{listing_id}", "eventTypes": ["listing.price_changed"]},
-            headers=seller["headers"],
-        )
-        assert endpoint.status_code == 201, endpoint.text
+    listing_id = await listing_with_webhook(stack, seller, receiver.url)
     channel = channels.listing(listing_id)
     socket = await Client.connect(stack.urls[0].replace("http", "ws") + "/ws")
     subscribed = await socket.subscribe(channel)
@@ -183,8 +174,8 @@ async def test_redis_outage_answers_503_for_writes_keeps_reads_and_recovers(stac
     load = Load(stack, seller, listing_id)
     load.start()
     await asyncio.sleep(1.0)
-    down_at = time.monotonic()
     stack.redis.stop()
+    down_at = time.monotonic()  # stopped: from here until the restart it is away
     await asyncio.sleep(3.0)
     restart_at = time.monotonic()
     await stack.redis.start()
@@ -194,7 +185,7 @@ async def test_redis_outage_answers_503_for_writes_keeps_reads_and_recovers(stac
     await load.stop()
 
     assert_no_server_errors(load)
-    outage = load.between(down_at + 0.5, restart_at)
+    outage = load.between(down_at, restart_at)
     writes = [o for o in outage if o.kind == "write"]
     assert writes and all(o.status == 503 for o in writes), [o for o in writes if o.status != 503][:5]
     reads = [o for o in outage if o.kind != "write"]
@@ -210,8 +201,8 @@ async def test_postgres_outage_answers_503_and_recovers(stack, seller, scene):
     load = Load(stack, seller, listing_id)
     load.start()
     await asyncio.sleep(1.0)
+    await asyncio.to_thread(stack.pg.stop)  # a fast shutdown still writes a checkpoint first
     down_at = time.monotonic()
-    await asyncio.to_thread(stack.pg.stop)
     await asyncio.sleep(3.0)
     restart_at = time.monotonic()
     await asyncio.to_thread(stack.pg.start)
@@ -221,7 +212,7 @@ async def test_postgres_outage_answers_503_and_recovers(stack, seller, scene):
     await load.stop()
 
     assert_no_server_errors(load)
-    outage = load.between(down_at + 0.5, restart_at)
+    outage = load.between(down_at, restart_at)
     needs_db = [o for o in outage if o.kind in ("public_read", "write")]
     assert needs_db and all(o.status == 503 for o in needs_db), needs_db[:5]
     assert_recovered(load, back_at, end)

@@ -9,7 +9,7 @@ import time
 import httpx
 from aiohttp import web
 
-from tests.chaos.conftest import listing_body
+from tests.chaos.conftest import listing_with_webhook
 from tests.webhooks.harness import Receiver
 
 DELIVER_JOB_TIMEOUT_S = 30  # workers/main.py: func(webhooks.deliver_webhooks, timeout=30)
@@ -34,16 +34,8 @@ class StallingReceiver(Receiver):
 async def test_delivery_in_flight_when_the_worker_dies_is_sent_again(stack, seller):
     receiver = await StallingReceiver().start()
     try:
+        listing_id = await listing_with_webhook(stack, seller, receiver.url)
         async with httpx.AsyncClient(base_url=stack.urls[0], timeout=10) as client:
-            created = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
-            assert created.status_code == 201, created.text
-            listing_id = created.json()["id"]
-            endpoint = await client.post(
-                "/api/webhooks/endpoints",
-                json={"url": f"{receiver.url}/{listing_id}", "eventTypes": ["listing.price_changed"]},
-                headers=seller["headers"],
-            )
-            assert endpoint.status_code == 201, endpoint.text
             changed = await client.patch(
                 f"/api/listings/{listing_id}", json={"price": "5100000.00"}, headers=seller["headers"]
             )
