@@ -31,7 +31,8 @@ _BUILDING = asyncio.Semaphore(int(os.environ.get("ATP_REPORT_BUILDS_PER_WORKER",
 
 
 class _Ticker:
-    """Progress to the owner, at most one event a second and only when the percentage moves."""
+    """Progress to the owner when the percentage moves: at most one event a second, unless it jumped
+    by 10 points or more (a small report still shows its steps)."""
 
     def __init__(self, row, attempt: int) -> None:
         self.row, self.attempt = row, attempt
@@ -40,7 +41,7 @@ class _Ticker:
     async def __call__(self, done: int, total: int) -> None:
         percent = state.progress_percent(done, total)
         now = time.monotonic()
-        if percent != self.sent and (now - self.at >= _TICK_S or self.sent < 0):
+        if percent != self.sent and (now - self.at >= _TICK_S or self.sent < 0 or percent - self.sent >= 10):
             self.sent, self.at = percent, now
             if not await service.record_progress(self.row, self.attempt, percent, done):
                 raise _TakenOver()
