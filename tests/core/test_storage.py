@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from app.core.storage import InvalidKey, LocalStorage, S3Storage, StorageError, check_key
+from app.core.storage import InvalidKey, LocalStorage, S3Storage, StorageError, check_key, storage_for
 from tests.processes import MotoS3Server
 
 
@@ -125,3 +125,38 @@ async def test_an_unreachable_bucket_is_a_storage_error():
     )
     with pytest.raises(StorageError):
         await store.put("a/b", b"x")
+
+
+def test_every_area_follows_the_shared_setting_and_documents_keep_theirs(tmp_path, monkeypatch):
+    from app.settings import S3Config, load_settings
+    from app.verification import config as verification
+
+    local = load_settings({"ATP_DATA_DIR": str(tmp_path)})
+    assert local.s3 is None
+    for area in ("media", "reports"):
+        store = storage_for(local, area)
+        assert isinstance(store, LocalStorage) and store.root == tmp_path / area
+
+    shared = load_settings(
+        {"ATP_DATA_DIR": str(tmp_path), "ATP_S3_ENDPOINT": "http://minio:9000", "ATP_S3_ACCESS_KEY": "k",
+         "ATP_S3_SECRET_KEY": "s"}
+    )  # fmt: skip
+    assert shared.s3 == S3Config(
+        bucket="atp", endpoint_url="http://minio:9000", access_key="k", secret_key="s"
+    )
+    for area in ("media", "reports"):
+        store = storage_for(shared, area)
+        assert isinstance(store, S3Storage) and (store.bucket, store.prefix) == ("atp", f"{area}/")
+
+    monkeypatch.setattr(verification, "get_settings", lambda: shared)
+    # Default: documents follow the shared bucket, under documents/.
+    store = verification.make_storage(verification.load_config({}, data_dir=tmp_path))
+    assert isinstance(store, S3Storage) and (store.bucket, store.prefix) == ("atp", "documents/")
+    # ATP_DOCUMENT_STORAGE=local (with ATP_DOCUMENT_DIR) keeps them on disk.
+    env = {"ATP_DOCUMENT_STORAGE": "local", "ATP_DOCUMENT_DIR": str(tmp_path / "docs")}
+    store = verification.make_storage(verification.load_config(env, data_dir=tmp_path))
+    assert isinstance(store, LocalStorage) and store.root == tmp_path / "docs"
+    # ATP_DOCUMENT_STORAGE=s3 with its own bucket: objects at the bucket's root, as before.
+    env = {"ATP_DOCUMENT_STORAGE": "s3", "ATP_DOCUMENT_S3_BUCKET": "atp-documents"}
+    store = verification.make_storage(verification.load_config(env, data_dir=tmp_path))
+    assert isinstance(store, S3Storage) and (store.bucket, store.prefix) == ("atp-documents", "")
