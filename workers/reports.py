@@ -25,6 +25,7 @@ BUILD_TIMEOUT_S = 600
 # A running build reports progress at least this often; silent for longer, it is taken over.
 STALE_AFTER_S = 60
 QUEUED_LOST_AFTER_S = 30
+MAX_ATTEMPTS = 3
 _TICK_S = 1.0
 # Builds are CPU and memory work: at most this many at once per worker, whatever max_jobs says.
 _BUILDING = asyncio.Semaphore(int(os.environ.get("ATP_REPORT_BUILDS_PER_WORKER", "1")))
@@ -131,7 +132,14 @@ async def sweep_reports(ctx: dict[str, Any]) -> int:
     redis = ctx["redis"]
     stuck = await service.stalled(queued_after_s=QUEUED_LOST_AFTER_S, running_after_s=STALE_AFTER_S)
     for report_id in stuck:
-        row = await fetchrow("SELECT attempts FROM reports WHERE id = $1", report_id)
-        if row is not None:
+        row = await fetchrow("SELECT * FROM reports WHERE id = $1", report_id)
+        if row is None:
+            continue
+        if row["status"] == "running" and row["attempts"] >= MAX_ATTEMPTS:
+            # Killed or timed out every time: a build that cannot finish must not loop forever.
+            await service.fail(
+                row, row["attempts"], f"the build did not finish after {MAX_ATTEMPTS} attempts"
+            )
+        else:
             await jobs.enqueue_build(redis, report_id, row["attempts"])
     return len(stuck)

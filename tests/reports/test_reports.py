@@ -246,3 +246,36 @@ async def _body(model: str) -> dict:
     from tests.reservations.conftest import listing_body
 
     return {**listing_body(), "manufacturer": "Reportair", "model": model}
+
+
+async def test_the_sweep_requeues_lost_builds_and_gives_up_after_three_attempts(client, people):
+    from workers import reports as worker
+
+    class Queue:
+        def __init__(self) -> None:
+            self.connection_pool = None
+
+    owner = await people.create("seller", level=1)
+    lost = (await request(client, owner, model=unique_model())).json()
+    dead = (await request(client, owner, model=unique_model())).json()
+    await db.fetch(
+        "UPDATE reports SET updated_at = now() - interval '5 minutes' WHERE id = $1", uuid.UUID(lost["id"])
+    )
+    await db.fetch(
+        "UPDATE reports SET status = 'running', attempts = 3, updated_at = now() - interval '5 minutes' WHERE id = $1",
+        uuid.UUID(dead["id"]),
+    )
+    queued: list[tuple] = []
+
+    async def enqueue(redis, report_id, attempt):
+        queued.append((str(report_id), attempt))
+
+    original = worker.jobs.enqueue_build
+    worker.jobs.enqueue_build = enqueue
+    try:
+        await worker.sweep_reports({"redis": Queue()})
+    finally:
+        worker.jobs.enqueue_build = original
+    assert (lost["id"], 0) in queued and dead["id"] not in [q[0] for q in queued]
+    gave_up = (await client.get(f"/api/reports/{dead['id']}", headers=owner["headers"])).json()
+    assert gave_up["status"] == "failed" and "3 attempts" in gave_up["error"]
