@@ -157,7 +157,7 @@ def _write_summary(book: Book, summary, by_period, stats: _Stats) -> None:
 async def build_market(
     path: Path, filters: SavedQuery, *, backend: SearchBackend, public_url: str, progress: Progress
 ) -> int:
-    """Price statistics by type and by quarter (with a chart), the listings, their price history."""
+    """Price statistics by type and by quarter (with a chart), the listings, their price changes."""
     now = datetime.now(UTC)
     book = Book(path)
     # Sheets in the order a reader wants them; the statistics are written last (they need every row).
@@ -166,15 +166,30 @@ async def build_market(
     listings = book.sheet("Listings", LISTING_COLUMNS)
     history = book.sheet("Price history", HISTORY_COLUMNS)
     stats = _Stats()
+    pages = sources.listing_pages(backend, sources.search_query(filters))
+
+    async def read_next():
+        try:
+            page, total = await anext(pages)
+        except StopAsyncIteration:
+            return None
+        return page, total, (await sources.price_history([listing.id for listing in page]) if page else [])
+
+    pending: asyncio.Future | None = None
     try:
-        async for page, total in sources.listing_pages(backend, sources.search_query(filters)):
-            changes = await sources.price_history([listing.id for listing in page]) if page else []
+        # The next page is read from the database while this one is written (a thread): both take time.
+        pending = asyncio.ensure_future(read_next())
+        while (current := await pending) is not None:
+            pending = asyncio.ensure_future(read_next())
+            page, total, changes = current
             await asyncio.to_thread(
                 _write_market_page, listings, history, stats, page, changes, now, public_url
             )
             await progress(listings.rows, max(total, listings.rows))
         await asyncio.to_thread(_finish_market, book, summary, by_period, listings, history, stats)
     except BaseException:
+        if pending is not None and not pending.done():
+            pending.cancel()
         await asyncio.to_thread(_abandon, book)
         raise
     return listings.rows

@@ -107,6 +107,7 @@ class Sheet:
         self.header_row = first_row
         self.next_row = first_row + 1
         self._links = 0
+        self._writers = [self._writer(column.kind) for column in columns]
         fmt = book.formats
         for index, column in enumerate(columns):
             self.ws.set_column(index, index, column.width)
@@ -119,35 +120,55 @@ class Sheet:
 
     def append(self, values: Sequence[Any]) -> None:
         row = self.next_row
-        for index, (column, value) in enumerate(zip(self.columns, values, strict=True)):
-            self._write(row, index, column.kind, value)
+        for col, (write, value) in enumerate(zip(self._writers, values, strict=True)):
+            if value is not None and value != "":
+                write(row, col, value)
         self.next_row += 1
 
-    def _write(self, row: int, col: int, kind: ColumnKind, value: Any) -> None:
+    def _writer(self, kind: ColumnKind):
+        """The function that writes one non-empty value of a `kind` column (chosen once per column)."""
         ws, fmt = self.ws, self.book.formats
-        if value is None or value == "":
-            return
         if kind == "text":
-            text = str(value)[:MAX_TEXT]
-            ws.write_string(row, col, text, fmt["quoted"] if is_formula_like(text) else None)
-        elif kind in ("int", "money", "number", "percent"):
-            ws.write_number(row, col, float(value) if isinstance(value, Decimal | str) else value, fmt[kind])
-        elif kind in ("date", "datetime"):
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                value = value.replace(tzinfo=None)  # written as UTC
-            elif not isinstance(value, date):
-                raise TypeError(f"not a date: {value!r}")
-            ws.write_datetime(row, col, value, fmt[kind])
-        elif kind == "link":
-            url, label = value
-            if self._links < _MAX_URL_RECORDS:
-                ws.write_url(row, col, url, fmt["link"], string=label)
-                self._links += 1
-            else:
-                quoted = url.replace('"', "%22")
-                ws.write_formula(row, col, f'=HYPERLINK("{quoted}","{label}")', fmt["link"], label)
-        else:  # pragma: no cover - ColumnKind is closed
-            raise ValueError(kind)
+            write_string, quoted = ws.write_string, fmt["quoted"]
+
+            def text(row: int, col: int, value: Any) -> None:
+                value = str(value)[:MAX_TEXT]
+                write_string(row, col, value, quoted if value.startswith(FORMULA_TRIGGERS) else None)
+
+            return text
+        if kind in ("int", "money", "number", "percent"):
+            write_number, number_format = ws.write_number, fmt[kind]
+
+            def number(row: int, col: int, value: Any) -> None:
+                write_number(
+                    row, col, float(value) if isinstance(value, Decimal | str) else value, number_format
+                )
+
+            return number
+        if kind in ("date", "datetime"):
+            write_datetime, date_format = ws.write_datetime, fmt[kind]
+
+            def moment(row: int, col: int, value: Any) -> None:
+                if isinstance(value, datetime) and value.tzinfo is not None:
+                    value = value.replace(tzinfo=None)  # written as UTC
+                elif not isinstance(value, date):
+                    raise TypeError(f"not a date: {value!r}")
+                write_datetime(row, col, value, date_format)
+
+            return moment
+        if kind == "link":
+            return self._link
+        raise ValueError(kind)
+
+    def _link(self, row: int, col: int, value: tuple[str, str]) -> None:
+        url, label = value
+        link_format = self.book.formats["link"]
+        if self._links < _MAX_URL_RECORDS:
+            self.ws.write_url(row, col, url, link_format, string=label)
+            self._links += 1
+        else:
+            quoted = url.replace('"', "%22")
+            self.ws.write_formula(row, col, f'=HYPERLINK("{quoted}","{label}")', link_format, label)
 
     def finish(self) -> None:
         """Autofilter over the header and every row written."""

@@ -65,10 +65,11 @@ async def listing_pages(
 
 
 async def price_history(listing_ids: list[uuid.UUID]):
-    """Every recorded price change of these listings, oldest first per listing."""
+    """Every price change of these listings (old → new), oldest first per listing. A listing's opening
+    price (the history row without an old price) is its Price and Listed date on the Listings sheet."""
     return await db.fetch(
         """SELECT listing, old_price, new_price, currency, changed_at FROM listing_price_history
-           WHERE listing = ANY($1::uuid[]) ORDER BY listing, changed_at, id""",
+           WHERE listing = ANY($1::uuid[]) AND old_price IS NOT NULL ORDER BY listing, changed_at, id""",
         listing_ids,
     )
 
