@@ -125,6 +125,21 @@ async def _run(row) -> str:
             await close()
 
 
+async def purge_expired_reports(ctx: dict[str, Any]) -> int:
+    """Delete the files of reports whose links have expired (their rows stay; links answer 410)."""
+    store = storage_for(get_settings(), "reports")
+    purged = 0
+    for row in await service.expired_files():
+        try:
+            await store.delete(row["storage_key"])
+        except StorageError:
+            log.warning("could not delete expired report file %s", row["storage_key"], exc_info=True)
+            continue
+        await service.mark_purged(row["id"])
+        purged += 1
+    return purged
+
+
 async def sweep_reports(ctx: dict[str, Any]) -> int:
     """Re-queue reports whose job was lost or whose worker died mid-build."""
     from app.core.db import fetchrow

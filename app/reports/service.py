@@ -182,6 +182,19 @@ async def download_by_link(report_id: uuid.UUID, expires: int, sig: str) -> Down
     return _download(row, now)
 
 
+async def expired_files(limit: int = 200) -> list:
+    """Ready reports whose link expired and whose file is still stored."""
+    return await db.fetch(
+        """SELECT id, storage_key FROM reports
+           WHERE status = 'ready' AND purged_at IS NULL AND expires_at < now() ORDER BY expires_at LIMIT $1""",
+        limit,
+    )
+
+
+async def mark_purged(report_id: uuid.UUID) -> None:
+    await db.fetch("UPDATE reports SET purged_at = now() WHERE id = $1", report_id)
+
+
 # --- the worker's side --------------------------------------------------------------------------------
 
 

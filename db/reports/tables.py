@@ -29,3 +29,4 @@ class Report(Table, tablename="reports"):
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     expires_at = Timestamptz(null=True, default=None)
+    purged_at = Timestamptz(null=True, default=None)

@@ -136,6 +136,20 @@ async def test_an_expired_link_is_gone(client, people):
     old = links.download_url(uuid.UUID(report["id"]), datetime.now(UTC) - timedelta(seconds=5))
     assert_problem(await client.get(old), 410, "report_expired")
 
+    # The hourly purge removes the expired file from storage; the report stays listed, its link 410.
+    from app.core.storage import storage_for
+    from app.settings import get_settings
+    from workers.reports import purge_expired_reports
+
+    store = storage_for(get_settings(), "reports")
+    key = f"reports/{report['id']}.xlsx"
+    assert await store.exists(key)
+    assert await purge_expired_reports({}) >= 1
+    assert not await store.exists(key)
+    row = await db.fetchrow("SELECT purged_at FROM reports WHERE id = $1", uuid.UUID(report["id"]))
+    assert row["purged_at"] is not None
+    assert_problem(await client.get(url), 410, "report_expired")
+
 
 async def test_at_most_three_reports_in_progress_per_user(client, people):
     owner = await people.create("broker", level=1)

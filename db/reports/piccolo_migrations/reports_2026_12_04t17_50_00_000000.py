@@ -23,6 +23,8 @@ STATEMENTS = [
         started_at timestamptz,
         finished_at timestamptz,
         expires_at timestamptz,
+        -- when the expired file was deleted from storage (the row stays: the owner's history, 410 for links)
+        purged_at timestamptz,
         CHECK (status <> 'ready' OR (storage_key IS NOT NULL AND expires_at IS NOT NULL))
     )
     """,
@@ -31,6 +33,8 @@ STATEMENTS = [
     # Reports in flight: the per-user limit and the sweep that re-queues lost or stalled builds.
     "CREATE INDEX reports_in_flight_idx ON reports (owner_id) WHERE status IN ('queued', 'running')",
     "CREATE INDEX reports_stale_idx ON reports (updated_at) WHERE status IN ('queued', 'running')",
+    # Expired files still in storage: the purge's work list.
+    "CREATE INDEX reports_expiring_idx ON reports (expires_at) WHERE status = 'ready' AND purged_at IS NULL",
 ]
 
 
