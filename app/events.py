@@ -149,6 +149,30 @@ class NotificationCreated(Event, tag="notification.created"):
     link: str | None = None
 
 
+# --- reports (issue 16): on the owner's `user:` channel only ---------------------------------------
+
+
+class ReportProgress(Event, tag="report.progress"):
+    report_id: uuid.UUID
+    kind: str
+    progress: int
+    rows: int
+
+
+class ReportReady(Event, tag="report.ready"):
+    report_id: uuid.UUID
+    kind: str
+    rows: int
+    download_url: str
+    expires_at: datetime
+
+
+class ReportFailed(Event, tag="report.failed"):
+    report_id: uuid.UUID
+    kind: str
+    error: str
+
+
 ANY_EVENT = (
     ListingCreated
     | ListingUpdated
@@ -168,6 +192,9 @@ ANY_EVENT = (
     | MessageMarkedRead
     | ThreadCreated
     | NotificationCreated
+    | ReportProgress
+    | ReportReady
+    | ReportFailed
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

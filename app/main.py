@@ -48,6 +48,7 @@ def _routers() -> list:
         TelegramController,
     )
     from app.realtime import realtime_handlers
+    from app.reports.controllers import ReportController
     from app.reservations.controllers import HoldController, ReservationController
     from app.search.controllers import SavedSearchController, SearchController
     from app.system.controllers import SystemController
@@ -70,6 +71,7 @@ def _routers() -> list:
         SavedSearchController,
         HoldController,
         ReservationController,
+        ReportController,
         NotificationController,
         TelegramController,
         PushController,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +12,30 @@ import msgspec
 from app.auth.oidc_config import OidcProvider, load_oidc_providers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class S3Config(msgspec.Struct, frozen=True, kw_only=True):
+    """An S3-compatible bucket (AWS S3, MinIO) for stored files."""
+
+    bucket: str
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+
+
+def s3_config(env: Mapping[str, str], prefix: str = "ATP_S3_") -> S3Config | None:
+    """`<prefix>ENDPOINT`, `BUCKET` (default `atp`), `ACCESS_KEY`, `SECRET_KEY`, `REGION`; None without an endpoint."""
+    endpoint = env.get(f"{prefix}ENDPOINT", "")
+    if not endpoint:
+        return None
+    return S3Config(
+        bucket=env.get(f"{prefix}BUCKET", "") or "atp",
+        endpoint_url=endpoint,
+        access_key=env.get(f"{prefix}ACCESS_KEY", ""),
+        secret_key=env.get(f"{prefix}SECRET_KEY", ""),
+        region=env.get(f"{prefix}REGION", "") or "us-east-1",
+    )
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +84,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     encryption_keys_file: str = ""
     # messaging (issue 13): sends per user per minute, across every web process
     message_rate_per_min: int = 30
+    # every stored file (issue 16): local disk under data_dir unless ATP_S3_ENDPOINT is set
+    s3: S3Config | None = None
+    report_link_ttl_s: int = 7 * 24 * 3600
+    reports_running_per_user: int = 3
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +154,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         encryption_keys=env.get("ATP_ENCRYPTION_KEYS", ""),
         encryption_keys_file=env.get("ATP_ENCRYPTION_KEYS_FILE", ""),
         message_rate_per_min=int(env.get("ATP_MESSAGE_RATE_PER_MIN", "30")),
+        s3=s3_config(env),
+        report_link_ttl_s=int(env.get("ATP_REPORT_LINK_TTL_S", str(7 * 24 * 3600))),
+        reports_running_per_user=int(env.get("ATP_REPORTS_RUNNING_PER_USER", "3")),
     )
 
 

@@ -45,5 +45,6 @@ APP_REGISTRY = AppRegistry(
         "db.webhooks.piccolo_app",
         "db.verification.piccolo_app",
         "db.messaging.piccolo_app",
+        "db.reports.piccolo_app",
     ]
 )

@@ -16,6 +16,7 @@ from workers import (
     notifications,
     observability,
     photos,
+    reports,
     reservations,
     search,
     verification,
@@ -95,6 +96,10 @@ class WorkerSettings:
         messaging.pump_offline_messages,
         messaging.process_message_attachment,
         messaging.retry_stuck_attachments,
+        # Excel reports (issue 16): one build at a time per worker, progress is its heartbeat.
+        func(reports.build_report, timeout=reports.BUILD_TIMEOUT_S, max_tries=3),
+        reports.sweep_reports,
+        reports.purge_expired_reports,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -119,6 +124,10 @@ class WorkerSettings:
         cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(messaging.pump_offline_messages, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(messaging.retry_stuck_attachments, second={50}, unique=True, timeout=300),
+        # Every 15 s: a report whose job was lost or whose worker died is queued again.
+        cron(reports.sweep_reports, second={8, 23, 38, 53}, unique=True, timeout=30),
+        # Hourly: files of reports whose links expired leave storage.
+        cron(reports.purge_expired_reports, minute={41}, second={10}, unique=True, timeout=300),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
     ]

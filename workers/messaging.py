@@ -32,7 +32,7 @@ async def process_message_attachment(ctx: dict[str, Any], attachment_id: str) ->
     """Re-encode an image attachment and make its thumbnail (idempotent); shares the photo render cap."""
     import uuid
 
-    from app.media.storage import storage_for
+    from app.core.storage import storage_for
     from app.messaging import attachments
     from app.settings import get_settings
     from workers.photos import _RENDERING

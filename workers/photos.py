@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
+from app.core.storage import storage_for
 from app.listings import photos
-from app.media.storage import storage_for
 from app.settings import get_settings
 
 STUCK_AFTER_S = 120

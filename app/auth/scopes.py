@@ -39,6 +39,8 @@ _WRITE_SCOPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/api/users/[^/]+/block$", "messages"),
         (r"^/api/webhooks(/|$)", "webhooks"),
         (r"^/api/realtime/ticket$", "read"),
+        # Asking for a report only exports what the key may already read.
+        (r"^/api/reports(/|$)", "read"),
     )
 )
 # The account itself: never with a key, whatever its scopes.

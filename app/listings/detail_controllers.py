@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 from app.auth.principal import Principal
 from app.core.pagination import Page
+from app.core.storage import storage_for
 from app.listings import photos, prices, stats
 from app.listings.schemas import ListingStats, PhotoRead, PhotoUpload, PriceHistory
-from app.media.storage import storage_for
 from app.settings import Settings
 
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]

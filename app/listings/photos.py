@@ -25,9 +25,9 @@ from app.auth.principal import Principal
 from app.core import db, tracing
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, NotFound
+from app.core.storage import Storage as MediaStorage
 from app.listings import policy, service
 from app.listings.schemas import PhotoRead, listing_read
-from app.media.storage import MediaStorage, media_url
 
 log = logging.getLogger("atp.listings.photos")
 
@@ -113,6 +113,11 @@ def render_renditions(data: bytes, content_type: str) -> dict[str, bytes]:
         copy.save(buffer, format="WEBP", quality=82, method=4)
         out[name] = buffer.getvalue()
     return out
+
+
+def media_url(key: str) -> str:
+    """Where the web app serves a stored media file (app.media.controllers)."""
+    return f"/media/{key}"
 
 
 def _keys(listing_id: uuid.UUID, photo_id: uuid.UUID) -> str:

@@ -21,8 +21,8 @@ from app.auth.principal import Principal
 from app.core import db
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, NotFound
+from app.core.storage import Storage as MediaStorage
 from app.listings import photos
-from app.media.storage import MediaStorage
 from app.messaging import policy
 from app.messaging.reads import attachment_read
 from app.messaging.schemas import AttachmentRead

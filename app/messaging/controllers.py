@@ -11,13 +11,13 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
-from litestar.response import File
+from litestar.response import Stream
 from redis.asyncio import Redis
 
 from app.auth.principal import Principal
-from app.core.errors import NotFound
+from app.core.downloads import stored_file_response
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from app.media.storage import storage_for
+from app.core.storage import storage_for
 from app.messaging import attachments, queries, ratelimit, service
 from app.messaging.schemas import (
     AttachmentRead,
@@ -164,19 +164,18 @@ class ThreadController(Controller):
         variant: Annotated[
             str | None, QueryParameter(pattern="^thumb$", description="`thumb` for images")
         ] = None,
-    ) -> File:
+    ) -> Stream:
         served = await attachments.for_download(
             principal, thread_id, attachment_id, thumbnail=variant == "thumb"
         )
-        path = storage_for(settings).local_path(served.key)
-        if path is None:
-            raise NotFound("attachment not found", code="attachment_not_found")
-        return File(
-            path=path,
-            filename=served.name,
+        return await stored_file_response(
+            storage_for(settings, "media"),
+            served.key,
             media_type=served.content_type,
-            content_disposition_type="attachment",
-            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+            filename=served.name,
+            headers={"Cache-Control": "private, max-age=3600"},
+            not_found="attachment not found",
+            code="attachment_not_found",
         )
 
     @post(

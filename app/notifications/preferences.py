@@ -15,6 +15,7 @@ KNOWN_KINDS = (
     "saved_search.price_drop",
     "webhook.endpoint_disabled",
     "message.created",
+    "report.ready",
 )
 # Without a stored preference every channel the user has set up is used (linking Telegram or allowing
 # push is itself the choice); email needs nothing set up.

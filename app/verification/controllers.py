@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 from redis.asyncio import Redis
 
 from app.auth.principal import Principal
+from app.core.downloads import stored_file_response
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from app.verification import queries, service
 from app.verification.config import get_config, get_storage
@@ -121,25 +122,23 @@ class VerificationController(Controller):
     @get(
         "/{verification_id:uuid}/documents/{document_id:uuid}",
         summary="Download a document (its subject and admins only)",
-        media_type="application/octet-stream",
     )
     async def download_document(
         self,
         principal: NamedDependency[Principal],
         verification_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
-    ) -> Response[bytes]:
-        content, content_type, file_name = await service.read_document(
-            principal, verification_id, document_id, storage=get_storage()
+    ) -> Stream:
+        key, content_type, file_name = await service.document_for_download(
+            principal, verification_id, document_id
         )
-        return Response(
-            content=content,
+        return await stored_file_response(
+            get_storage(),
+            key,
             media_type=content_type,
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name)}",
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "private, no-store",
-            },
+            filename=file_name,
+            headers={"Cache-Control": "private, no-store"},
+            not_found="document not found",
         )
 
     @get("/", summary="My verification cases, most recently changed first")

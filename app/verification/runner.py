@@ -19,6 +19,8 @@ from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
 from app.core.db import UnitOfWork, engine
+from app.core.storage import Storage as DocumentStorage
+from app.core.storage import StorageError
 from app.events import VerificationProgress
 from app.verification import state
 from app.verification.checks import CheckContext, Outcome, registered
@@ -28,7 +30,6 @@ from app.verification.queries import bank_account
 from app.verification.sanctions import IndexCache
 from app.verification.service import apply_approval, case_channels, change_status
 from app.verification.state import CheckResult, Severity, Status
-from app.verification.storage import DocumentStorage, StorageError
 
 log = logging.getLogger("atp.verification")
 

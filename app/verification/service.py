@@ -19,6 +19,8 @@ from app.auth.principal import Principal
 from app.core import audit, crypto, db
 from app.core.db import UnitOfWork
 from app.core.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.storage import Storage as DocumentStorage
+from app.core.storage import StorageError
 from app.events import VerificationStatusChanged
 from app.verification import state
 from app.verification.config import VerificationConfig
@@ -34,7 +36,6 @@ from app.verification.schemas import (
     VerificationStarted,
 )
 from app.verification.state import IllegalTransition, Status
-from app.verification.storage import DocumentStorage, StorageError, document_key
 from realtime import channels
 
 # Used for the estimate until real checks have been timed.
@@ -295,10 +296,10 @@ def _safe_name(name: str) -> str:
     return cleaned[:255]
 
 
-async def read_document(
-    principal: Principal, case_id: uuid.UUID, document_id: uuid.UUID, *, storage: DocumentStorage
-) -> tuple[bytes, str, str]:
-    """The document's bytes, content type and file name, for its subject and admins only."""
+async def document_for_download(
+    principal: Principal, case_id: uuid.UUID, document_id: uuid.UUID
+) -> tuple[str, str, str]:
+    """The document's storage key, content type and file name, for its subject and admins only."""
     row = await db.fetchrow(
         """SELECT d.*, c.subject_id AS case_subject FROM verification_documents d
            JOIN verification_cases c ON c.id = d.case_id WHERE d.id = $1 AND d.case_id = $2""",
@@ -307,13 +308,11 @@ async def read_document(
     )
     if row is None or not (row["case_subject"] == principal.user_id or principal.is_admin):
         raise NotFound("document not found")
-    try:
-        content = await storage.get(row["storage_key"])
-    except FileNotFoundError:
-        raise NotFound("document not found") from None
-    except StorageError:
-        raise StorageUnavailable("the document cannot be read right now; try again shortly") from None
-    return content, row["content_type"], row["file_name"] or f"{document_id}"
+    return row["storage_key"], row["content_type"], row["file_name"] or f"{document_id}"
+
+
+def document_key(case_id: uuid.UUID, document_id: uuid.UUID) -> str:
+    return f"{case_id}/{document_id}"
 
 
 # --- submit -------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ SHELL_PATHS = [
     "/verification",
     "/notifications",
     "/saved",
+    "/reports",
     "/messages",
     "/messages/{thread_id:str}",
     "/account",

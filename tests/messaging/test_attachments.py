@@ -8,7 +8,7 @@ import uuid
 from PIL import Image
 
 from app.core import db
-from app.media.storage import storage_for
+from app.core.storage import storage_for
 from app.messaging import attachments
 from tests.messaging.conftest import assert_problem
 

@@ -126,26 +126,3 @@ async def test_bank_checksums():
     assert wrong_aba.status == "failed"
     stranger = await bank.check_bank(Ctx({"holderName": "Someone Else", "iban": "DE89370400440532013000"}))
     assert (stranger.status, stranger.severity) == ("failed", Severity.REVIEW)
-
-
-def test_s3_requests_are_signed_as_aws_documents_it():
-    from datetime import UTC, datetime
-
-    from app.verification.storage import sigv4_headers
-
-    # The "GET Object" example of the AWS Signature Version 4 documentation for S3.
-    headers = sigv4_headers(
-        method="GET",
-        host="examplebucket.s3.amazonaws.com",
-        path="/test.txt",
-        payload_sha256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        region="us-east-1",
-        access_key="AKIAIOSFODNN7EXAMPLE",
-        secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        now=datetime(2013, 5, 24, tzinfo=UTC),
-        extra={"Range": "bytes=0-9"},
-    )
-    assert headers["authorization"].endswith(
-        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
-        " Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-    )

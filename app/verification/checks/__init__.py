@@ -8,10 +8,10 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from app.core.storage import Storage as DocumentStorage
 from app.verification.config import VerificationConfig
 from app.verification.sanctions import IndexCache
 from app.verification.state import Severity
-from app.verification.storage import DocumentStorage
 
 
 class Outcome(msgspec.Struct, kw_only=True):

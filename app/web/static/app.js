@@ -12,6 +12,7 @@ import { inboxView, messagesBadge, threadView } from "./views/messages.js";
 import { dashboardView } from "./views/dashboard.js";
 import { listingView } from "./views/listing.js";
 import { notificationsView } from "./views/notifications.js";
+import { reportsView } from "./views/reports.js";
 import { savedView } from "./views/saved.js";
 import { searchView } from "./views/search.js";
 import { sellView } from "./views/sell.js";
@@ -33,6 +34,7 @@ function drawNav() {
   if (user) {
     links.push(["/saved", "Saved"]);
     links.push(["/messages", "Messages"]);
+    links.push(["/reports", "Reports"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
     if (hasRole("seller") || hasRole("broker") || hasRole("admin")) links.push(["/sell", "Sell"]);
     if (hasRole("admin")) links.push(["/admin", "Admin"]);
@@ -96,6 +98,7 @@ route("/admin", requireLogin(adminView));
 route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));
+route("/reports", requireLogin(reportsView));
 route("/messages", requireLogin(inboxView));
 route("/messages/:id", requireLogin(threadView));
 route("/account", requireLogin(accountView));

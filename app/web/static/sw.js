@@ -25,6 +25,7 @@ const SHELL = [
   "/static/views/listing.js",
   "/static/views/messages.js",
   "/static/views/notifications.js",
+  "/static/views/reports.js",
   "/static/views/saved.js",
   "/static/views/search.js",
   "/static/views/sell.js",

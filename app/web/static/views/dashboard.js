@@ -5,6 +5,7 @@
 import { api, currentUser, optional } from "../api.js";
 import { realtime } from "../realtime.js";
 import { inboxPanel } from "./messages.js";
+import { exportToExcel } from "./reports.js";
 import { clock, errorText, field, flash, h, listingName, money, notice, replace, when } from "../ui.js";
 
 const FILTER_KEY = "atp.dashboard.filters";
@@ -65,7 +66,8 @@ export async function dashboardView(main) {
   const message = h("div");
 
   const inbox = inboxPanel();
-  main.append(h("h1", {}, "Broker dashboard"), message, inbox.element,
+  const exportButton = h("button", { type: "button", class: "secondary", id: "export-excel", onclick: () => exportToExcel(new URLSearchParams(new FormData(filterForm))) }, "Export to Excel");
+  main.append(h("h1", {}, "Broker dashboard"), exportButton, message, inbox.element,
     h("div", { class: "dash" },
       h("section", { class: "card panel", "aria-labelledby": "feed-title" },
         h("h2", { id: "feed-title" }, "Live listings"),

@@ -1,6 +1,7 @@
 // Buyer search: typo-tolerant search as you type (GET /api/search), filters, facets, saved searches.
 
 import { api, isLoggedIn } from "../api.js";
+import { exportToExcel } from "./reports.js";
 import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
 
 const FILTERS = ["manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "country", "sort"];
@@ -47,7 +48,8 @@ export async function searchView(main, _params, query) {
         field("Manufacturer", inputs.manufacturer), field("Year from", inputs.yearMin), field("Year to", inputs.yearMax),
         field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax), field("Country (ISO code)", inputs.country),
         field("Sort by", inputs.sort))),
-    h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton));
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton,
+      h("button", { type: "button", class: "secondary", id: "export-excel", hidden: !isLoggedIn(), onclick: () => exportToExcel(params()) }, "Export to Excel")));
 
   main.append(h("h1", {}, "Find an aircraft"),
     h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message, summary, results)));

@@ -1,0 +1,91 @@
+"""What goes into each kind of report: the search's own rows for the filters, page by page.
+
+The listings of a report are exactly what `GET /api/search` returns for the same filters (the same
+query object, backend and visibility rule), read in large pages, so the file and the API agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import msgspec
+
+from app.core import db
+from app.listings.schemas import ListingRead
+from app.listings.state import Status
+from app.search import service as search
+from app.search.backends.base import SearchBackend
+from app.search.schemas import SavedQuery, SearchQuery
+
+PAGE = 500
+ALL_STATUSES = tuple(s.value for s in Status)
+
+
+def search_query(filters: SavedQuery, *, seller_id: uuid.UUID | None = None) -> SearchQuery:
+    """The search a report runs: the search filters, every status for a seller's own inventory."""
+    q = filters.q.strip()
+    return SearchQuery(
+        q=q,
+        manufacturer=filters.manufacturer,
+        model=filters.model,
+        year_min=filters.year_min,
+        year_max=filters.year_max,
+        price_min=Decimal(filters.price_min) if filters.price_min else None,
+        price_max=Decimal(filters.price_max) if filters.price_max else None,
+        hours_max=filters.hours_max,
+        seats_min=filters.seats_min,
+        range_min=filters.range_min,
+        country=filters.country,
+        engine_type=filters.engine_type,
+        statuses=ALL_STATUSES if seller_id else (),
+        seller_id=seller_id,
+        sort="relevance" if q else "newest",
+        limit=PAGE,
+    )
+
+
+async def listing_pages(
+    backend: SearchBackend, query: SearchQuery
+) -> AsyncIterator[tuple[list[ListingRead], int]]:
+    """(page of listings, estimated total) until the search runs out."""
+    cursor: str | None = None
+    while True:
+        if query.seller_id is not None:
+            # A seller's own inventory: every status of their listings (search's visibility rule for
+            # "own" listings), asked of the backend directly since the worker has no session.
+            result = await backend.search(msgspec.structs.replace(query, cursor=cursor))
+        else:
+            result = await search.search(backend, msgspec.structs.replace(query, cursor=cursor), None)
+        yield result.items, result.estimated_total
+        cursor = result.next_cursor
+        if not cursor or not result.items:
+            return
+
+
+async def price_history(listing_ids: list[uuid.UUID]):
+    """Every price change of these listings (old → new), oldest first per listing. A listing's opening
+    price (the history row without an old price) is its Price and Listed date on the Listings sheet."""
+    return await db.fetch(
+        """SELECT listing, old_price, new_price, currency, changed_at FROM listing_price_history
+           WHERE listing = ANY($1::uuid[]) AND old_price IS NOT NULL ORDER BY listing, changed_at, id""",
+        listing_ids,
+    )
+
+
+async def inventory_activity(listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+    """Per listing: holds (all, active), waiting buyers, saved-search alerts sent, price changes."""
+    rows = await db.fetch(
+        """SELECT l.id,
+                  (SELECT count(*) FROM listing_holds h WHERE h.listing = l.id) AS holds,
+                  (SELECT count(*) FROM listing_holds h WHERE h.listing = l.id AND h.status = 'active')
+                      AS active_holds,
+                  (SELECT count(*) FROM listing_waitlist w WHERE w.listing = l.id AND w.status = 'waiting')
+                      AS waitlist,
+                  (SELECT count(*) FROM saved_search_matches m WHERE m.listing = l.id) AS alerts,
+                  (SELECT count(*) FROM listing_price_history p WHERE p.listing = l.id) AS price_changes
+           FROM unnest($1::uuid[]) AS l (id)""",
+        listing_ids,
+    )
+    return {r["id"]: dict(r) for r in rows}
