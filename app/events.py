@@ -130,6 +130,19 @@ class NotificationCreated(Event, tag="notification.created"):
     link: str | None = None
 
 
+# --- analytics --------------------------------------------------------------------------------
+
+
+class RiskFlagged(Event, tag="risk.flagged"):
+    """A new risk flag on a listing (admins; the listing's owner on their `user:` channel)."""
+
+    listing_id: uuid.UUID
+    code: str
+    severity: str
+    detail: str
+    evidence: dict[str, Any]
+
+
 ANY_EVENT = (
     ListingCreated
     | ListingUpdated
@@ -147,6 +160,7 @@ ANY_EVENT = (
     | VerificationStatusChanged
     | MessageCreated
     | NotificationCreated
+    | RiskFlagged
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

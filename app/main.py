@@ -35,6 +35,7 @@ def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
+    from app.analytics.controllers import AnalyticsController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
@@ -74,6 +75,7 @@ def _routers() -> list:
         WebhookController,
         VerificationController,
         VerificationAdminController,
+        AnalyticsController,
         *web_handlers(),
     ]
 

@@ -10,7 +10,16 @@ import msgspec
 from arq import cron, func
 from arq.connections import RedisSettings
 
-from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
+from workers import (
+    analytics,
+    maintenance,
+    notifications,
+    photos,
+    reservations,
+    search,
+    verification,
+    webhooks,
+)
 
 
 def _encode_other(value: Any) -> Any:
@@ -80,6 +89,9 @@ class WorkerSettings:
         func(notifications.send_notification, keep_result=0, timeout=25),
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
+        analytics.consume_market_events,
+        func(analytics.train_valuation_model, timeout=1800, keep_result=3600),
+        analytics.sweep_risk,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -104,6 +116,17 @@ class WorkerSettings:
         cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
+        # Every 2 s: listing events become market facts, rollups and risk flags (within seconds).
+        cron(
+            analytics.consume_market_events,
+            second=set(range(1, 60, 2)),
+            unique=True,
+            timeout=60,
+            keep_result=0,
+        ),
+        # Nightly: a new valuation model version; hourly: stale listings and verification findings.
+        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=1800),
+        cron(analytics.sweep_risk, minute={41}, second={0}, unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

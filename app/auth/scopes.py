@@ -39,6 +39,8 @@ _WRITE_SCOPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/api/users/[^/]+/block$", "messages"),
         (r"^/api/webhooks(/|$)", "webhooks"),
         (r"^/api/realtime/ticket$", "read"),
+        # A valuation of an aircraft that is not listed is a read that needs a body.
+        (r"^/api/analytics/estimate$", "read"),
     )
 )
 # The account itself: never with a key, whatever its scopes.

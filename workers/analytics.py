@@ -1,0 +1,59 @@
+"""Analytics jobs: market events from the outbox (with risk checks), nightly training, the stale sweep."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+CONSUMER_BATCHES = 20  # per run: a backlog drains in a few runs, and one run never holds the cursor long
+
+
+async def consume_market_events(ctx: dict[str, Any]) -> dict[str, int]:
+    """Outbox listing and verification events → market facts, rollups and risk flags; idempotent."""
+    from app.analytics import market
+    from app.core.db import UnitOfWork
+
+    totals = {"events": 0, "facts": 0, "rollups": 0, "flags": 0}
+    for _ in range(CONSUMER_BATCHES):
+        async with UnitOfWork() as uow:
+            batch = await market.consume(uow.conn)
+            if batch is None:
+                break
+            totals["flags"] += await _check_risk(ctx, uow, batch)
+        totals["events"] += batch.events
+        totals["facts"] += batch.facts
+        totals["rollups"] += batch.rollups
+        if batch.events == 0:
+            break
+    return totals
+
+
+async def _check_risk(ctx: dict[str, Any], uow, batch) -> int:
+    try:
+        from app.analytics import risk
+    except ImportError:  # pragma: no cover - risk flags arrive in a later step
+        return 0
+    return await risk.after_batch(uow, batch, cache=_cache(ctx))
+
+
+def _cache(ctx: dict[str, Any]):
+    from app.analytics.model import ModelCache
+
+    cache = ctx.get("valuation_cache")
+    if cache is None:
+        cache = ctx["valuation_cache"] = ModelCache()
+    return cache
+
+
+async def train_valuation_model(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Train and store a new model version (the nightly cron; `atp analytics train` runs the same)."""
+    from app.analytics import training
+
+    return await training.train_and_store(max_iter=int(os.environ.get("ATP_VALUATION_MAX_ITER", "300")))
+
+
+async def sweep_risk(ctx: dict[str, Any]) -> dict[str, int]:
+    """Stale listings and verification findings re-checked for every live listing (hourly)."""
+    from app.analytics import risk
+
+    return await risk.sweep(cache=_cache(ctx))
