@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get
-from litestar.params import QueryParameter
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from app.analytics import prices
-from app.analytics.schemas import Interval, PriceSeries
+from app.analytics import prices, risk, valuation
+from app.analytics.model import ModelCache
+from app.analytics.schemas import (
+    EstimateRequest,
+    FlaggedListing,
+    Interval,
+    PriceSeries,
+    RiskCode,
+    RiskFlags,
+    Severity,
+    Valuation,
+)
+from app.auth.principal import Principal
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+SECURED = [{"BearerToken": []}, {"ApiKey": []}]
 
 Text = Annotated[str | None, QueryParameter(min_length=1, max_length=100)]
 YearParam = Annotated[int | None, QueryParameter(ge=1903, le=2100)]
@@ -40,4 +56,62 @@ class AnalyticsController(Controller):
             start=start,
             end=end,
             currency=currency,
+        )
+
+
+def _cache(request: Request) -> ModelCache:
+    """The process's model cache (one per web process, created on first use)."""
+    cache = getattr(request.app.state, "valuation_cache", None)
+    if cache is None:
+        cache = request.app.state.valuation_cache = ModelCache()
+    return cache
+
+
+class ValuationController(Controller):
+    path = "/api/analytics"
+    tags = ["analytics"]
+
+    @post(
+        "/estimate", status_code=200, summary="Valuation of an aircraft that is not listed, with comparables"
+    )
+    async def estimate(self, request: Request, data: JSONBody[EstimateRequest]) -> Valuation:
+        return await valuation.request_estimate(data, cache=_cache(request))
+
+
+class ListingAnalyticsController(Controller):
+    path = "/api/listings"
+    tags = ["analytics"]
+
+    @get("/{listing_id:uuid}/estimate", summary="Valuation of a listing: estimate, band, comparables")
+    async def listing_estimate(
+        self,
+        request: Request,
+        listing_id: FromPath[uuid.UUID],
+        maybe_principal: NamedDependency[Principal | None],
+    ) -> Valuation:
+        return await valuation.listing_estimate(listing_id, maybe_principal, cache=_cache(request))
+
+    @get("/{listing_id:uuid}/risk", security=SECURED, summary="Open risk flags of a listing (owner, admin)")
+    async def listing_risk(
+        self, principal: NamedDependency[Principal], listing_id: FromPath[uuid.UUID]
+    ) -> RiskFlags:
+        return await risk.listing_flags(principal, listing_id)
+
+
+class RiskAdminController(Controller):
+    path = "/api/admin/risk"
+    tags = ["admin"]
+    security = SECURED
+
+    @get("/", summary="Listings with open risk flags, with evidence (admins)")
+    async def flagged(
+        self,
+        principal: NamedDependency[Principal],
+        code: Annotated[RiskCode | None, QueryParameter()] = None,
+        severity: Annotated[Severity | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    ) -> Page[FlaggedListing]:
+        return await risk.flagged_listings(
+            principal, code=code, severity=severity, limit=limit, cursor=cursor
         )
