@@ -10,6 +10,7 @@ import { adminView } from "./views/admin.js";
 import { loginView, registerView } from "./views/auth.js";
 import { dashboardView } from "./views/dashboard.js";
 import { listingView } from "./views/listing.js";
+import { marketView } from "./views/market.js";
 import { notificationsView } from "./views/notifications.js";
 import { savedView } from "./views/saved.js";
 import { searchView } from "./views/search.js";
@@ -28,7 +29,7 @@ function drawConnection(status) {
 
 function drawNav() {
   const user = currentUser();
-  const links = [["/", "Search"]];
+  const links = [["/", "Search"], ["/market", "Market"]];
   if (user) {
     links.push(["/saved", "Saved"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
@@ -84,6 +85,7 @@ function requireLogin(view) {
 route("/", searchView);
 route("/search", searchView);
 route("/listings/:id", listingView);
+route("/market", marketView);
 route("/login", loginView);
 route("/register", registerView);
 route("/dashboard", requireLogin(dashboardView));

@@ -23,6 +23,7 @@ const SHELL = [
   "/static/views/dashboard.js",
   "/static/views/identities.js",
   "/static/views/listing.js",
+  "/static/views/market.js",
   "/static/views/notifications.js",
   "/static/views/saved.js",
   "/static/views/search.js",

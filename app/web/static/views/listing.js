@@ -3,6 +3,7 @@
 import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../api.js";
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
+import { marketSection } from "./market.js";
 import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -41,7 +42,7 @@ export async function listingView(main, { id }) {
       gallery, holdBox,
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
-      chartBox));
+      chartBox, marketSection(listing)));
 
   function drawListing() {
     const l = state.listing;
