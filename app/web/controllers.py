@@ -31,6 +31,7 @@ SHELL_PATHS = [
     "/notifications",
     "/saved",
     "/account",
+    "/market",
 ]
 
 _NO_CACHE = CacheControlHeader(no_cache=True)

@@ -47,18 +47,20 @@ export function trendChart(series, currency, title) {
     figure.append(h("p", { class: "muted" }, "No market data for this type yet."));
     return figure;
   }
-  const t = series.map((p) => new Date(p.period).getTime());
+  // One period is drawn as a level across the chart (as the price history does), not a lonely dot.
+  const drawn = series.length === 1 ? [series[0], series[0]] : series;
+  const t = series.length === 1 ? [0, 1] : series.map((p) => new Date(p.period).getTime());
   const lo = Math.min(...series.map((p) => Number(p.p25)));
   const hi = Math.max(...series.map((p) => Number(p.p75)));
   const low = lo === hi ? lo * 0.9 : lo;
   const high = lo === hi ? hi * 1.1 : hi;
   const t0 = Math.min(...t);
   const t1 = Math.max(...t, t0 + 1);
-  const x = (v) => (series.length === 1 ? (W + PAD.left - PAD.right) / 2 : PAD.left + ((v - t0) / (t1 - t0)) * (W - PAD.left - PAD.right));
+  const x = (v) => PAD.left + ((v - t0) / (t1 - t0)) * (W - PAD.left - PAD.right);
   const y = (v) => PAD.top + (1 - (v - low) / (high - low)) * (H - PAD.top - PAD.bottom);
-  const upper = series.map((p, i) => `${x(t[i]).toFixed(1)},${y(Number(p.p75)).toFixed(1)}`);
-  const lower = series.map((p, i) => `${x(t[i]).toFixed(1)},${y(Number(p.p25)).toFixed(1)}`).reverse();
-  const line = series.map((p, i) => `${i ? "L" : "M"}${x(t[i]).toFixed(1)},${y(Number(p.median)).toFixed(1)}`).join(" ");
+  const upper = drawn.map((p, i) => `${x(t[i]).toFixed(1)},${y(Number(p.p75)).toFixed(1)}`);
+  const lower = drawn.map((p, i) => `${x(t[i]).toFixed(1)},${y(Number(p.p25)).toFixed(1)}`).reverse();
+  const line = drawn.map((p, i) => `${i ? "L" : "M"}${x(t[i]).toFixed(1)},${y(Number(p.median)).toFixed(1)}`).join(" ");
   const listings = series.reduce((n, p) => n + p.listings, 0);
   const sales = series.reduce((n, p) => n + p.sales, 0);
   const last = series[series.length - 1];
@@ -70,7 +72,7 @@ export function trendChart(series, currency, title) {
     svg("line", { class: "axis", x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: H - PAD.bottom }),
     svg("polygon", { class: "range", points: [...upper, ...lower].join(" ") }),
     svg("path", { class: "line", d: line }),
-    ...series.map((p, i) => svg("circle", { class: "dot", cx: x(t[i]), cy: y(Number(p.median)), r: 3 })),
+    ...drawn.slice(0, series.length).map((p, i) => svg("circle", { class: "dot", cx: x(t[i]), cy: y(Number(p.median)), r: 3 })),
     svg("text", { x: PAD.left - 6, y: y(high) + 4, "text-anchor": "end" }, money(high, currency)),
     svg("text", { x: PAD.left - 6, y: y(low) + 4, "text-anchor": "end" }, money(low, currency)),
     svg("text", { x: PAD.left, y: H - 8 }, series[0].period.slice(0, 7)),
