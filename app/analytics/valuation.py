@@ -96,7 +96,8 @@ async def estimate(
         low, high = values[len(values) // 4], values[(3 * len(values)) // 4]
         if low == high:  # one comparable, or identical prices: say how little that tells
             low, high = mid * 0.75, mid * 1.25
-        low, high = min(low, mid), max(high, mid)
+        # Never a band narrower than ±10 %: a handful of asking prices says no more than that.
+        low, high = min(low, mid * 0.9), max(high, mid * 1.1)
         confidence = min(FALLBACK_MAX_CONFIDENCE, 0.05 * len(priced)) * (
             GUESSED_TYPE_FACTOR if guessed else 1
         )
