@@ -29,10 +29,8 @@ async def consume_market_events(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _check_risk(ctx: dict[str, Any], uow, batch) -> int:
-    try:
-        from app.analytics import risk
-    except ImportError:  # pragma: no cover - risk flags arrive in a later step
-        return 0
+    from app.analytics import risk
+
     return await risk.after_batch(uow, batch, cache=_cache(ctx))
 
 
