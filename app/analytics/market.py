@@ -330,11 +330,13 @@ async def backfill(conn: asyncpg.Connection) -> int:
         facts AS (
             SELECT md5(l.id::text || ':h' || hist.id::text)::uuid AS event_id, l.id AS listing_id,
                    CASE WHEN hist.n = 1 THEN 'listed' ELSE 'repriced' END AS kind,
-                   hist.new_price AS price, hist.currency, hist.changed_at AS occurred_at, l.*
+                   hist.new_price AS price, hist.currency AS currency, hist.changed_at AS occurred_at,
+                   l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.status, l.seller
             FROM listings l JOIN hist ON hist.listing = l.id
             WHERE l.status IN ('active', 'on_hold', 'under_contract', 'sold', 'expired')
             UNION ALL
-            SELECT md5(l.id::text || ':sold')::uuid, l.id, 'sold', l.price, l.currency, l.updated_at, l.*
+            SELECT md5(l.id::text || ':sold')::uuid, l.id, 'sold', l.price, l.currency, l.updated_at,
+                   l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.status, l.seller
             FROM listings l WHERE l.status = 'sold'
         )
         INSERT INTO market_events (event_id, listing_id, kind, manufacturer, model, maker_key, model_key, year,

@@ -253,3 +253,33 @@ async def test_ecb_rates_import_and_conversion(client):
     response = await client.get("/api/analytics/prices", params={"currency": "GBP"})
     assert response.status_code == 200 and response.json()["currency"] == "GBP"
     assert (await client.get("/api/analytics/prices", params={"currency": "XXX"})).status_code == 422
+
+
+async def test_backfill_turns_bulk_loaded_listings_into_facts_once(client):
+    from app.analytics import market
+    from app.core.db import UnitOfWork
+    from db.fixtures.catalogue import generate_listings
+    from db.fixtures.listings import insert_listings
+
+    async with UnitOfWork() as uow:
+        seller = await uow.conn.fetchval(
+            "INSERT INTO users (id, email, password_hash, first_name, last_name, company_name, phone, status,"
+            " user_type, verification_level, totp_enabled, totp_last_step, created_at, updated_at)"
+            " VALUES (gen_random_uuid(), $1, 'x', '', '', '', '', 'active', 'seller', 1, false, 0, now(), now())"
+            " RETURNING id",
+            f"{uuid.uuid4()}@backfill.test",
+        )
+        await insert_listings(uow.conn, generate_listings(200, [seller], seed=99))
+        expected = await uow.conn.fetchval(
+            "SELECT count(*) + count(*) FILTER (WHERE status = 'sold') FROM listings"
+            " WHERE seller = $1 AND status <> 'draft'",
+            seller,
+        )
+        added = await market.backfill(uow.conn)
+        again = await market.backfill(uow.conn)
+        facts = await uow.conn.fetchval("SELECT count(*) FROM market_events WHERE seller_id = $1", seller)
+        sold = await uow.conn.fetchval(
+            "SELECT count(*) FROM market_events WHERE seller_id = $1 AND kind = 'sold'", seller
+        )
+    assert facts == expected and added >= expected and again == 0
+    assert sold > 0
