@@ -44,9 +44,20 @@ def _cache(ctx: dict[str, Any]):
 
 
 async def train_valuation_model(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Train and store a new model version (the nightly cron; `atp analytics train` runs the same)."""
-    from app.analytics import training
+    """Train and store a new model version (the nightly cron; `atp analytics train` runs the same).
 
+    Idempotent per night: a run that finds a version trained within the last hour (a redelivery after a
+    worker died, a second cron fire) keeps it instead of training again.
+    """
+    from app.analytics import training
+    from app.core import db
+
+    recent = await db.fetchrow(
+        "SELECT version FROM valuation_models WHERE active AND trained_at > now() - interval '1 hour'"
+        " ORDER BY version DESC LIMIT 1"
+    )
+    if recent is not None and not ctx.get("force"):
+        return {"version": recent["version"], "skipped": True}
     return await training.train_and_store(max_iter=int(os.environ.get("ATP_VALUATION_MAX_ITER", "300")))
 
 
