@@ -16,13 +16,14 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from app.analytics.rates import convert
 from app.analytics.schemas import Amount, Comparable
 from app.core import db
 
 MARKET = ("active", "on_hold", "under_contract")
 SOLD = ("sold",)
 YEAR_WINDOW = 10
-CANDIDATES = 400
+CANDIDATES = 120  # per side of the build year
 PER_GROUP = 3
 TOTAL = 6
 
@@ -52,18 +53,34 @@ def closest_type(
 
 
 async def find(
-    maker_key: str, model_key: str, year: int, hours: int, *, exclude: uuid.UUID | None = None
+    maker_key: str,
+    model_key: str,
+    year: int,
+    hours: int,
+    *,
+    exclude: uuid.UUID | None = None,
+    per_eur: dict[str, Decimal] | None = None,
 ) -> list[dict[str, Any]]:
-    """Candidates of one type near `year`, each with its similarity and USD price, best first."""
+    """Candidates of one type near `year`, each with its similarity and USD price (by the latest rates;
+    None when unknown), best first."""
+    # Nearest build years first, from both sides, each an index range scan (listing_search_type_year_idx);
+    # only those few rows are joined to listings for their price and currency.
     rows = await db.fetch(
-        """SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.price, l.currency,
-                  l.status, analytics_to_usd(l.price, l.currency, current_date) AS price_usd
-           FROM listing_search s JOIN listings l ON l.id = s.id
-           WHERE s.maker_key = $1 AND s.model_key = $2 AND s.status = ANY($3::text[])
-             AND s.year_manufactured BETWEEN $4::int - $6::int AND $4::int + $6::int
-             AND s.id IS DISTINCT FROM $5::uuid
-             AND l.status = ANY($3::text[])
-           ORDER BY abs(s.year_manufactured - $4::int), s.id LIMIT $7""",
+        """WITH near AS (
+               (SELECT id, year_manufactured FROM listing_search
+                WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
+                  AND year_manufactured >= $4::int AND year_manufactured <= $4::int + $6::int
+                  AND id IS DISTINCT FROM $5::uuid
+                ORDER BY year_manufactured, id LIMIT $7)
+               UNION ALL
+               (SELECT id, year_manufactured FROM listing_search
+                WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
+                  AND year_manufactured < $4::int AND year_manufactured >= $4::int - $6::int
+                  AND id IS DISTINCT FROM $5::uuid
+                ORDER BY year_manufactured DESC, id LIMIT $7))
+           SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.price, l.currency, l.status
+           FROM near JOIN listings l ON l.id = near.id
+           WHERE l.status = ANY($3::text[])""",
         maker_key,
         model_key,
         [*MARKET, *SOLD],
@@ -72,8 +89,13 @@ async def find(
         YEAR_WINDOW,
         CANDIDATES,
     )
+    rates = per_eur or {"USD": Decimal(1)}
     out = [
-        {**dict(r), "similarity": similarity(year, hours, r["year_manufactured"], r["hours_total"])}
+        {
+            **dict(r),
+            "similarity": similarity(year, hours, r["year_manufactured"], r["hours_total"]),
+            "price_usd": convert(r["price"], r["currency"], "USD", rates),
+        }
         for r in rows
     ]
     out.sort(key=lambda c: (-c["similarity"], str(c["id"])))

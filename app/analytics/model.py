@@ -13,12 +13,14 @@ import math
 import pickle
 import time
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 import numpy as np
 
 from app.analytics import features
+from app.analytics.forest import Forest
 from app.core import db
 
 REFRESH_S = 10.0
@@ -34,6 +36,7 @@ class LoadedModel(msgspec.Struct):
     vocab: dict[str, dict[str, int]] = {}
     levels: dict[str, Any] = {}
     widen: float = 0.0
+    forest: Any = None
 
     @property
     def label(self) -> str:
@@ -48,7 +51,10 @@ class LoadedModel(msgspec.Struct):
         assert self.estimators is not None
         x = features.matrix([row], self.vocab, now, self.levels)
         base = features.base([row], self.levels, now)[0]
-        low, mid, high = (float(np.exp(base + m.predict(x)[0])) for m in self.estimators)
+        if self.forest is not None:
+            low, mid, high = (float(v) for v in np.exp(base + self.forest.predict_one(x[0])))
+        else:
+            low, mid, high = (float(np.exp(base + m.predict(x)[0])) for m in self.estimators)
         low, high = min(low, mid) * math.exp(-self.widen), max(high, mid) * math.exp(self.widen)
         return low, mid, high
 
@@ -69,9 +75,25 @@ class ModelCache:
         self._lock: asyncio.Lock | None = None
         self._types: list[tuple[str, str, str, str]] = []
         self._types_at = -1e9
+        self._rates: dict[str, Decimal] = {"USD": Decimal(1), "EUR": Decimal(1)}
+        self._rates_at = -1e9
 
     def invalidate(self) -> None:
-        self._checked = self._types_at = -1e9
+        self._checked = self._types_at = self._rates_at = -1e9
+
+    async def rates(self) -> dict[str, Decimal]:
+        """The latest units-per-euro of every currency with a rate (cached a minute; EUR is 1)."""
+        if time.monotonic() - self._rates_at < TYPES_REFRESH_S:
+            return self._rates
+        rows = await db.fetch(
+            "SELECT DISTINCT ON (currency) currency, per_eur FROM fx_rates ORDER BY currency, rate_date DESC"
+        )
+        rates = {r["currency"]: r["per_eur"] for r in rows}
+        rates["EUR"] = Decimal(1)
+        if "USD" not in rates:  # no rates imported: only USD amounts can be compared
+            rates = {"USD": Decimal(1)}
+        self._rates, self._rates_at = rates, time.monotonic()
+        return rates
 
     async def current(self) -> LoadedModel | None:
         """The newest active model version (None before the first training)."""
@@ -106,6 +128,7 @@ class ModelCache:
             model.vocab = content["fitted"]["vocab"]
             model.levels = content["fitted"]["levels"]
             model.widen = content["fitted"].get("widen", 0.0)
+            model.forest = await asyncio.to_thread(Forest, model.estimators)
         return model
 
     async def predict(

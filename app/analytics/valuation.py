@@ -66,7 +66,12 @@ async def estimate(
         # Not even close by name: the maker alone, if we know it, is the family.
         makers = [t for t in types if t[0] == subject["manufacturer"].strip().lower()]
         found, match = (makers[0], 0.3) if makers else (None, 0.0)
-    candidates = await comparables.find(found[0], found[1], year, hours, exclude=exclude) if found else []
+    per_eur = await cache.rates()
+    candidates = (
+        await comparables.find(found[0], found[1], year, hours, exclude=exclude, per_eur=per_eur)
+        if found
+        else []
+    )
     discount = 1.0 if not guessed else max(0.1, match) * 0.5
     picked = comparables.pick(candidates, discount=discount)
     matched_type = f"{found[2]} {found[3]}" if found and guessed else None
@@ -102,9 +107,8 @@ async def estimate(
             GUESSED_TYPE_FACTOR if guessed else 1
         )
 
-    per_eur = {"USD": Decimal(1)} if currency == "USD" else await _latest_rates(currency)
     if currency not in per_eur:
-        currency = "USD"
+        currency = "USD"  # no rate for it: answer in USD rather than guess
 
     def money(usd: float) -> str:
         converted = rates.convert(Decimal(repr(usd)), "USD", currency, per_eur) or Decimal(0)
@@ -134,17 +138,6 @@ def _significant(amount: Decimal) -> Decimal:
     exponent = amount.adjusted() - 2
     step = Decimal(1).scaleb(exponent)
     return (amount / step).quantize(Decimal(1), ROUND_HALF_UP) * step
-
-
-async def _latest_rates(currency: str) -> dict[str, Decimal]:
-    rows = await db.fetch(
-        """SELECT DISTINCT ON (currency) currency, per_eur FROM fx_rates
-           WHERE currency = ANY($1::text[]) ORDER BY currency, rate_date DESC""",
-        ["USD", currency],
-    )
-    per_eur = {r["currency"]: r["per_eur"] for r in rows}
-    per_eur["EUR"] = Decimal(1)
-    return per_eur if "USD" in per_eur else {"USD": Decimal(1)}
 
 
 async def listing_estimate(

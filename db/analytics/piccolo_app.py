@@ -10,6 +10,10 @@ APP_CONFIG = AppConfig(
     app_name="analytics",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[AnalyticsCursor, MarketEvent, MarketRollup, FxRate, ValuationModel, RiskFlag],
-    migration_dependencies=["db.listings.piccolo_app", "db.verification.piccolo_app"],
+    migration_dependencies=[
+        "db.listings.piccolo_app",
+        "db.search.piccolo_app",
+        "db.verification.piccolo_app",
+    ],
     commands=[],
 )

@@ -175,3 +175,21 @@ async def test_a_trained_model_values_listed_and_unlisted_aircraft(app, client, 
     ):
         refused = await client.post("/api/analytics/estimate", json=nonsense)
         assert refused.status_code in (400, 422), (nonsense, refused.text)
+
+
+def test_the_flat_forest_predicts_exactly_what_scikit_learn_predicts():
+    import numpy as np
+
+    from app.analytics import features, training
+    from app.analytics.forest import Forest
+
+    rows = generated(1500, seed=5)
+    estimators, fitted, _ = training.fit(rows, max_iter=30)
+    x = features.matrix(rows[:200], fitted.vocab, None, fitted.levels)
+    x[0, 1] = np.nan  # unknown type
+    x[1, 1] = 249  # a code no tree saw
+    x[2, 0] = -1  # out of range: treated as missing
+    expected = np.stack([e.predict(x) for e in estimators], axis=1)
+    forest = Forest(estimators)
+    actual = np.stack([forest.predict_one(row) for row in x])
+    assert np.allclose(actual, expected, rtol=0, atol=1e-9)

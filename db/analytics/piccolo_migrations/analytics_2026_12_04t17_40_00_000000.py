@@ -109,6 +109,11 @@ STATEMENTS = [
     """,
     # At most one open flag per listing and code: raising twice is a no-op, not a duplicate.
     "CREATE UNIQUE INDEX risk_flags_open_idx ON risk_flags (listing_id, code) WHERE cleared_at IS NULL",
+    # Comparables read the nearest build years of one type from search's narrow copy of listings: an index
+    # range per side of the year instead of every listing of a popular type (read path only; search owns
+    # the table and keeps it in step).
+    "CREATE INDEX listing_search_type_year_idx ON listing_search (maker_key, model_key, year_manufactured, id)"
+    " INCLUDE (status)",
     "CREATE INDEX risk_flags_open_list_idx ON risk_flags (raised_at DESC, id DESC) WHERE cleared_at IS NULL",
 ]
 
