@@ -72,6 +72,14 @@ async def test_listing_page_and_worth_page_show_valuation_comparables_trend_and_
     assert "price below market" in (await risk.inner_text()).lower()
     await owner_page.locator("[data-testid=estimate-band] svg circle.asking").wait_for()
 
+    admin = await people.create("admin", level=3)
+    admin_page = await people.page(admin)
+    await admin_page.goto("/admin")
+    await wait_ready(admin_page)
+    flagged_row = admin_page.locator("[data-testid=risk-admin] article", has_text=model)
+    await flagged_row.wait_for()
+    assert "price below market" in (await flagged_row.inner_text()).lower()
+
     worth = await people.page()
     await worth.goto("/market")
     await wait_ready(worth)

@@ -2,6 +2,7 @@
 // (owner, admin), and the "What is my aircraft worth?" page. Charts are drawn as SVG, never tables.
 
 import { api, currentUser, hasRole, optional } from "../api.js";
+import { realtime } from "../realtime.js";
 import { errorText, h, money, notice, replace, svg } from "../ui.js";
 
 const W = 600;
@@ -173,3 +174,23 @@ export async function marketView(main, _params, query) {
   return null;
 }
 
+
+// The admin screen's risk list: flagged listings with their evidence, refreshed live on `risk.flagged`.
+export function riskAdminSection() {
+  const list = h("div", { class: "stack", id: "risk-list", dataset: { testid: "risk-admin" } });
+  const box = h("section", { class: "card", "aria-labelledby": "risk-title" }, h("h2", { id: "risk-title" }, "Risk flags"), list);
+  async function load() {
+    const result = await optional("/api/admin/risk?limit=50");
+    if (!result.ok) { replace(list, notice("bad", errorText(result.error))); return; }
+    replace(list, result.data.items.length ? result.data.items.map((item) => h("article", { class: "risk" },
+      h("h3", {}, h("a", { href: `/listings/${item.listingId}` }, `${item.yearManufactured} ${item.manufacturer} ${item.model}`),
+        " ", h("span", { class: "muted small" }, item.status.replace("_", " "))),
+      h("ul", {}, item.flags.map((f) => h("li", {},
+        h("span", { class: `pill risk-${f.severity}` }, f.code.replaceAll("_", " ")), " ", f.detail,
+        h("details", {}, h("summary", {}, "Evidence"), h("pre", { class: "small" }, JSON.stringify(f.evidence, null, 2))))))))
+      : h("p", { class: "muted" }, "No open risk flags."));
+  }
+  box.stop = realtime.subscribe("admin", (frame) => { if (frame.type === "risk.flagged") load(); }, { onReset: load });
+  load();
+  return box;
+}
