@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-CONSUMER_BATCHES = 20  # per run: a backlog drains in a few runs, and one run never holds the cursor long
+CONSUMER_BATCHES = 8  # per run: a backlog drains over a few runs, and one run stays well inside its timeout
 
 
 async def consume_market_events(ctx: dict[str, Any]) -> dict[str, int]:

@@ -80,6 +80,16 @@ async def test_listing_page_and_worth_page_show_valuation_comparables_trend_and_
     await flagged_row.wait_for()
     assert "price below market" in (await flagged_row.inner_text()).lower()
 
+    broker = await people.create("broker", level=1)
+    await make_listing(api, broker, manufacturer="Piper", model=model, price="2050000.00", yearManufactured=2016)
+    broker_page = await people.page(broker)
+    await broker_page.goto("/dashboard")
+    await wait_ready(broker_page)
+    movement = broker_page.locator("[data-testid=market-movement] li", has_text=model)
+    await movement.wait_for()
+    assert "median" in await movement.inner_text()
+    assert await movement.locator("svg path.line").count() == 1
+
     worth = await people.page()
     await worth.goto("/market")
     await wait_ready(worth)

@@ -194,3 +194,36 @@ export function riskAdminSection() {
   load();
   return box;
 }
+
+// The broker dashboard's market movement: for each type the broker lists, the monthly median as a small
+// drawn line and its change over the last period.
+export function marketMovementSection(user) {
+  const list = h("ul", { class: "feed", id: "market-movement", dataset: { testid: "market-movement" } });
+  const box = h("section", { class: "card panel", "aria-labelledby": "movement-title" },
+    h("h2", { id: "movement-title" }, "Market movement of your types"), list);
+  (async () => {
+    const mine = await optional(`/api/listings?sellerId=${encodeURIComponent(user.id)}&limit=100`);
+    const types = new Map();
+    for (const l of mine.ok ? mine.data.items : []) types.set(`${l.manufacturer}|${l.model}`, [l.manufacturer, l.model]);
+    if (!types.size) { replace(list, h("li", { class: "muted" }, "List an aircraft to follow its market here.")); return; }
+    const rows = await Promise.all([...types.values()].slice(0, 8).map(async ([manufacturer, model]) => {
+      const result = await optional(`/api/analytics/prices?${new URLSearchParams({ manufacturer, model, interval: "month" })}`);
+      const series = result.ok ? result.data.series : [];
+      if (!series.length) return h("li", {}, `${manufacturer} ${model}: `, h("span", { class: "muted" }, "no market data yet"));
+      const medians = series.map((p) => Number(p.median));
+      const last = medians[medians.length - 1];
+      const before = medians.length > 1 ? medians[medians.length - 2] : null;
+      const change = before ? ((last - before) / before) * 100 : null;
+      const low = Math.min(...medians);
+      const high = Math.max(...medians);
+      const x = (i) => (medians.length === 1 ? 60 : (i / (medians.length - 1)) * 120);
+      const y = (v) => (high === low ? 15 : 28 - ((v - low) / (high - low)) * 26);
+      const path = medians.length === 1 ? `M0,${y(last)} L120,${y(last)}` : medians.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      const label = `${manufacturer} ${model}: median ${money(last, "USD")}` + (change === null ? "" : `, ${change >= 0 ? "+" : ""}${change.toFixed(1)}% on the month before`);
+      return h("li", {}, h("span", { class: "chart spark" }, svg("svg", { viewBox: "0 0 120 30", role: "img", "aria-label": label, width: 120, height: 30 },
+        svg("title", {}, label), svg("path", { class: "line", d: path }))), " ", label);
+    }));
+    replace(list, rows);
+  })().catch((err) => replace(list, h("li", {}, errorText(err))));
+  return box;
+}
