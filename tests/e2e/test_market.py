@@ -81,7 +81,9 @@ async def test_listing_page_and_worth_page_show_valuation_comparables_trend_and_
     assert "price below market" in (await flagged_row.inner_text()).lower()
 
     broker = await people.create("broker", level=1)
-    await make_listing(api, broker, manufacturer="Piper", model=model, price="2050000.00", yearManufactured=2016)
+    await make_listing(
+        api, broker, manufacturer="Piper", model=model, price="2050000.00", yearManufactured=2016
+    )
     broker_page = await people.page(broker)
     await broker_page.goto("/dashboard")
     await wait_ready(broker_page)
