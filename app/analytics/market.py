@@ -230,67 +230,80 @@ async def write_facts(conn: asyncpg.Connection, facts: Iterable[Fact]) -> list[t
     return [(r["maker_key"], r["model_key"], r["occurred_at"]) for r in rows]
 
 
-def _rollup_sql(interval: str, touched: str) -> str:
+MARKET = "*"  # maker_key and model_key of the whole market's rollups (year 0)
+
+_COLUMNS = """maker_key, model_key, year, interval, period, manufacturer, model, listings, sales,
+    min_usd, max_usd, median_usd, p25_usd, p75_usd, prices, updated_at"""
+_STATS = """count(*), count(*) FILTER (WHERE kind = 'sold'), min(price_usd), max(price_usd),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
+       percentile_cont(0.25) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
+       percentile_cont(0.75) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
+       array_agg(price_usd ORDER BY price_usd), now()"""
+
+
+def _rollup_sql(interval: str, touched: str, *, market: bool = False) -> tuple[str, str]:
+    """(DELETE, INSERT) of the rollups of the touched (type, period) pairs, or with `market` of the whole
+    market's touched periods. Two statements, so the INSERT sees the DELETE and never meets its rows."""
     step = INTERVALS[interval]
-    return f"""
+    same_type = "" if market else "e.maker_key = t.maker_key AND e.model_key = t.model_key AND"
+    key = f"'{MARKET}' AS maker_key, '{MARKET}' AS model_key" if market else "t.maker_key, t.model_key"
+    obs = f"""
 WITH touched AS ({touched}),
 obs AS (
     SELECT DISTINCT ON (e.listing_id, t.period)
-           e.maker_key, e.model_key, e.year, t.period, e.kind, e.price_usd, e.manufacturer, e.model
+           {"" if market else "e.maker_key, e.model_key,"} e.year, t.period, e.kind, e.price_usd,
+           e.manufacturer, e.model
     FROM touched t JOIN market_events e
-      ON e.maker_key = t.maker_key AND e.model_key = t.model_key
-     AND e.occurred_at >= (t.period::timestamp AT TIME ZONE 'UTC')
+      ON {same_type} e.occurred_at >= (t.period::timestamp AT TIME ZONE 'UTC')
      AND e.occurred_at < ((t.period + interval '{step}')::timestamp AT TIME ZONE 'UTC')
     WHERE e.kind IN ('listed', 'repriced', 'sold')
     ORDER BY e.listing_id, t.period, e.occurred_at DESC, e.event_id DESC
 ),
-priced AS (SELECT * FROM obs WHERE price_usd IS NOT NULL),
-gone AS (
-    DELETE FROM market_rollups r USING touched t
-    WHERE r.maker_key = t.maker_key AND r.model_key = t.model_key AND r.interval = '{interval}'
-      AND r.period = t.period
-)
-INSERT INTO market_rollups (maker_key, model_key, year, interval, period, manufacturer, model, listings, sales,
-    min_usd, max_usd, median_usd, p25_usd, p75_usd, prices, updated_at)
-SELECT maker_key, model_key, coalesce(year, 0), '{interval}', period, max(manufacturer), max(model),
-       count(*), count(*) FILTER (WHERE kind = 'sold'), min(price_usd), max(price_usd),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
-       percentile_cont(0.25) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
-       percentile_cont(0.75) WITHIN GROUP (ORDER BY price_usd)::numeric(16, 2),
-       array_agg(price_usd ORDER BY price_usd), now()
-FROM priced
-GROUP BY GROUPING SETS ((maker_key, model_key, year, period), (maker_key, model_key, period))
-ON CONFLICT (maker_key, model_key, interval, year, period) DO UPDATE SET
-    manufacturer = EXCLUDED.manufacturer, model = EXCLUDED.model, listings = EXCLUDED.listings,
-    sales = EXCLUDED.sales, min_usd = EXCLUDED.min_usd, max_usd = EXCLUDED.max_usd,
-    median_usd = EXCLUDED.median_usd, p25_usd = EXCLUDED.p25_usd, p75_usd = EXCLUDED.p75_usd,
-    prices = EXCLUDED.prices, updated_at = now()
+priced AS (SELECT * FROM obs WHERE price_usd IS NOT NULL)"""
+    delete = f"""
+WITH touched AS ({touched}), keys AS (SELECT DISTINCT {key}, t.period FROM touched t)
+DELETE FROM market_rollups r USING keys k
+WHERE r.maker_key = k.maker_key AND r.model_key = k.model_key AND r.interval = '{interval}' AND r.period = k.period
 """
+    if market:
+        insert = f"""{obs}
+INSERT INTO market_rollups ({_COLUMNS})
+SELECT '{MARKET}', '{MARKET}', 0, '{interval}', period, '', '', {_STATS}
+FROM priced GROUP BY period"""
+    else:
+        insert = f"""{obs}
+INSERT INTO market_rollups ({_COLUMNS})
+SELECT maker_key, model_key, coalesce(year, 0), '{interval}', period, max(manufacturer), max(model), {_STATS}
+FROM priced
+GROUP BY GROUPING SETS ((maker_key, model_key, year, period), (maker_key, model_key, period))"""
+    return delete, insert
 
 
-def period_start(interval: str) -> str:
-    """SQL for the UTC start date of the period of `occurred_at`."""
-    return f"date_trunc('{interval}', occurred_at AT TIME ZONE 'UTC')::date"
+def period_start(interval: str, column: str = "occurred_at") -> str:
+    """SQL for the UTC start date of the period of `column`."""
+    return f"date_trunc('{interval}', {column} AT TIME ZONE 'UTC')::date"
+
+
+async def _run(conn: asyncpg.Connection, statements: tuple[str, str], *args: Any) -> int:
+    delete, insert = statements
+    await conn.execute(delete, *args)
+    return int((await conn.execute(insert, *args)).split()[-1])
 
 
 async def recompute_rollups(conn: asyncpg.Connection, touched: Sequence[tuple[str, str, datetime]]) -> int:
-    """Recompute the rollups of every (type, period) in `touched`, months and quarters; rows written."""
+    """Recompute the rollups of every (type, period) in `touched` and the whole market's periods, months
+    and quarters; rows written."""
     if not touched:
         return 0
+    args = ([k[0] for k in touched], [k[1] for k in touched], [k[2] for k in touched])
     written = 0
     for interval in INTERVALS:
-        keys = f"""SELECT DISTINCT maker_key, model_key, {period_start(interval).replace("occurred_at", "at")}
-                       AS period
+        keys = f"""SELECT DISTINCT maker_key, model_key, {period_start(interval, "at")} AS period
                    FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(maker_key, model_key, at)"""
-        # The DELETE and INSERT are one statement: both see the same snapshot, so a type/period pair
-        # deleted here is re-inserted from the same rows (ON CONFLICT covers rows the snapshot kept).
-        status = await conn.execute(
-            _rollup_sql(interval, keys),
-            [k[0] for k in touched],
-            [k[1] for k in touched],
-            [k[2] for k in touched],
-        )
-        written += int(status.split()[-1])
+        written += await _run(conn, _rollup_sql(interval, keys), *args)
+        periods = f"""SELECT DISTINCT {period_start(interval, "at")} AS period
+                      FROM unnest($3::timestamptz[]) AS k(at) WHERE $1::text[] IS NOT NULL AND $2::text[] IS NOT NULL"""
+        written += await _run(conn, _rollup_sql(interval, periods, market=True), *args)
     return written
 
 
@@ -300,7 +313,9 @@ async def rebuild_rollups(conn: asyncpg.Connection) -> int:
     written = 0
     for interval in INTERVALS:
         keys = f"SELECT DISTINCT maker_key, model_key, {period_start(interval)} AS period FROM market_events"
-        written += int((await conn.execute(_rollup_sql(interval, keys))).split()[-1])
+        written += await _run(conn, _rollup_sql(interval, keys))
+        periods = f"SELECT DISTINCT {period_start(interval)} AS period FROM market_events"
+        written += await _run(conn, _rollup_sql(interval, periods, market=True))
     return written
 
 

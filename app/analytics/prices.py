@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from app.analytics import rates
-from app.analytics.market import type_key
+from app.analytics.market import MARKET, type_key
 from app.analytics.schemas import PricePeriod, PriceSeries
 from app.core import db
 from app.core.errors import ValidationFailed
@@ -17,7 +17,7 @@ _QUERY = """
 WITH r AS (
     SELECT period, listings, sales, prices FROM market_rollups
     WHERE interval = $1 AND ($2::text IS NULL OR maker_key = $2) AND ($3::text IS NULL OR model_key = $3)
-      AND period >= $4 AND period <= $5 AND {years}
+      AND period >= $4 AND period <= $5 AND {years} AND maker_key <> '*'
 ),
 counts AS (SELECT period, sum(listings)::int AS listings, sum(sales)::int AS sales FROM r GROUP BY period),
 stats AS (
@@ -66,6 +66,8 @@ async def price_series(
     args = [interval, maker_key, model_key, start or _FAR_PAST, end or _FAR_FUTURE]
     if year_min is None and year_max is None and maker_key and model_key:
         rows = await db.fetch(_SINGLE, *args)
+    elif year_min is None and year_max is None and not maker_key and not model_key:
+        rows = await db.fetch(_SINGLE, interval, MARKET, MARKET, *args[3:])  # the whole market's own rows
     elif year_min is None and year_max is None:
         rows = await db.fetch(_QUERY.format(years="year = 0"), *args)
     else:

@@ -164,6 +164,25 @@ async def test_rollups_equal_a_direct_aggregate_after_a_random_stream_with_repla
             for r in await uow.conn.fetch("SELECT * FROM market_rollups WHERE maker_key = $1", maker_key)
         }
     assert facts == len(stream)  # every event once, however often it was delivered
+    async with UnitOfWork() as uow:  # the whole market's rows, for the periods this stream touched
+        for period in sorted({_period(at, "month") for _, _, at, _ in stream})[:4]:
+            rows = await uow.conn.fetch(
+                """SELECT DISTINCT ON (listing_id) kind, price_usd FROM market_events
+                   WHERE kind IN ('listed', 'repriced', 'sold') AND price_usd IS NOT NULL
+                     AND occurred_at >= $1::date::timestamp AT TIME ZONE 'UTC'
+                     AND occurred_at < ($1::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'
+                   ORDER BY listing_id, occurred_at DESC, event_id DESC""",
+                period,
+            )
+            whole = await uow.conn.fetchrow(
+                "SELECT * FROM market_rollups WHERE maker_key = '*' AND interval = 'month' AND period = $1",
+                period,
+            )
+            assert (whole["listings"], whole["sales"], whole["median_usd"]) == (
+                len(rows),
+                sum(1 for r in rows if r["kind"] == "sold"),
+                _quantile([r["price_usd"] for r in rows], 0.5),
+            )
     assert actual == expected
     assert any(v[1] for v in actual.values())  # sales were counted
 

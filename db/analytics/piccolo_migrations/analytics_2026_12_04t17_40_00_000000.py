@@ -35,6 +35,8 @@ STATEMENTS = [
     """,
     "CREATE INDEX market_events_type_idx ON market_events (maker_key, model_key, occurred_at)",
     "CREATE INDEX market_events_listing_idx ON market_events (listing_id, occurred_at)",
+    # The whole market's rollups read one period of every type.
+    "CREATE INDEX market_events_time_idx ON market_events (occurred_at)",
     # `prices` keeps the sorted observations so that several build years combine into exact quantiles.
     """
     CREATE TABLE market_rollups (
