@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from app.analytics import prices, risk, valuation
+from app.analytics import prices, queries, valuation
 from app.analytics.model import ModelCache
 from app.analytics.schemas import (
     EstimateRequest,
@@ -95,7 +95,7 @@ class ListingAnalyticsController(Controller):
     async def listing_risk(
         self, principal: NamedDependency[Principal], listing_id: FromPath[uuid.UUID]
     ) -> RiskFlags:
-        return await risk.listing_flags(principal, listing_id)
+        return await queries.listing_flags(principal, listing_id)
 
 
 class RiskAdminController(Controller):
@@ -112,6 +112,6 @@ class RiskAdminController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Page[FlaggedListing]:
-        return await risk.flagged_listings(
+        return await queries.flagged_listings(
             principal, code=code, severity=severity, limit=limit, cursor=cursor
         )
