@@ -90,7 +90,7 @@ class WorkerSettings:
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
         analytics.consume_market_events,
-        func(analytics.train_valuation_model, timeout=1800, keep_result=3600),
+        func(analytics.train_valuation_model, timeout=600, keep_result=3600),
         analytics.sweep_risk,
     ]
     cron_jobs = [
@@ -125,7 +125,7 @@ class WorkerSettings:
             keep_result=0,
         ),
         # Nightly: a new valuation model version; hourly: stale listings and verification findings.
-        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=1800),
+        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=600),
         cron(analytics.sweep_risk, minute={41}, second={0}, unique=True, timeout=300),
     ]
     on_startup = startup

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
+import os
 import pickle
 import random
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,13 +163,26 @@ async def train_and_store(*, max_iter: int = 300, rows: list[dict[str, Any]] | N
             FALLBACK_KIND, len(rows), {"reason": f"{len(rows)} priced listings < {MIN_ROWS}"}
         )
         return {"version": version, "kind": FALLBACK_KIND, "rows": len(rows)}
-    estimators, fitted, metrics = await asyncio.to_thread(fit, rows, max_iter=max_iter)
-    blob = await asyncio.to_thread(
-        pickle.dumps, {"estimators": estimators, "fitted": msgspec.to_builtins(fitted)}
-    )
+    blob, metrics = await _fit_elsewhere(rows, max_iter)
     version = await _store(MODEL_KIND, len(rows), metrics, blob)
     log.info("valuation model %s trained on %d rows: %s", version, len(rows), metrics)
     return {"version": version, "kind": MODEL_KIND, "rows": len(rows), "metrics": metrics}
+
+
+def _fit_and_pack(rows: list[dict[str, Any]], max_iter: int) -> tuple[bytes, dict[str, Any]]:
+    estimators, fitted, metrics = fit(rows, max_iter=max_iter)
+    return pickle.dumps({"estimators": estimators, "fitted": msgspec.to_builtins(fitted)}), metrics
+
+
+async def _fit_elsewhere(rows: list[dict[str, Any]], max_iter: int) -> tuple[bytes, dict[str, Any]]:
+    """Fit in a child process: building features for 100k rows holds the GIL for seconds, and the worker's
+    event loop (hold expiry, outbox pumps) must not wait for it. ATP_VALUATION_FIT_IN_PROCESS=0 fits in a
+    thread instead (where processes cannot be spawned)."""
+    if os.environ.get("ATP_VALUATION_FIT_IN_PROCESS", "1") == "0":
+        return await asyncio.to_thread(_fit_and_pack, rows, max_iter)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await loop.run_in_executor(pool, _fit_and_pack, rows, max_iter)
 
 
 async def _store(kind: str, rows: int, metrics: dict[str, Any], blob: bytes | None = None) -> int:
