@@ -173,6 +173,19 @@ class ReportFailed(Event, tag="report.failed"):
     error: str
 
 
+# --- analytics --------------------------------------------------------------------------------
+
+
+class RiskFlagged(Event, tag="risk.flagged"):
+    """A new risk flag on a listing (admins; the listing's owner on their `user:` channel)."""
+
+    listing_id: uuid.UUID
+    code: str
+    severity: str
+    detail: str
+    evidence: dict[str, Any]
+
+
 ANY_EVENT = (
     ListingCreated
     | ListingUpdated
@@ -195,6 +208,7 @@ ANY_EVENT = (
     | ReportProgress
     | ReportReady
     | ReportFailed
+    | RiskFlagged
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

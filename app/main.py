@@ -37,6 +37,12 @@ def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
+    from app.analytics.controllers import (
+        AnalyticsController,
+        ListingAnalyticsController,
+        RiskAdminController,
+        ValuationController,
+    )
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
@@ -80,6 +86,10 @@ def _routers() -> list:
         *MESSAGING_CONTROLLERS,
         VerificationController,
         VerificationAdminController,
+        AnalyticsController,
+        ValuationController,
+        ListingAnalyticsController,
+        RiskAdminController,
         *web_handlers(),
     ]
 

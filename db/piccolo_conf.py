@@ -46,5 +46,6 @@ APP_REGISTRY = AppRegistry(
         "db.verification.piccolo_app",
         "db.messaging.piccolo_app",
         "db.reports.piccolo_app",
+        "db.analytics.piccolo_app",
     ]
 )

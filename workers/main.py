@@ -11,6 +11,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from workers import (
+    analytics,
     maintenance,
     messaging,
     notifications,
@@ -100,6 +101,9 @@ class WorkerSettings:
         func(reports.build_report, timeout=reports.BUILD_TIMEOUT_S, max_tries=3),
         reports.sweep_reports,
         reports.purge_expired_reports,
+        analytics.consume_market_events,
+        func(analytics.train_valuation_model, timeout=600, keep_result=3600),
+        analytics.sweep_risk,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -130,6 +134,17 @@ class WorkerSettings:
         cron(reports.purge_expired_reports, minute={41}, second={10}, unique=True, timeout=300),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
+        # Every 2 s: listing events become market facts, rollups and risk flags (within seconds).
+        cron(
+            analytics.consume_market_events,
+            second=set(range(1, 60, 2)),
+            unique=True,
+            timeout=60,
+            keep_result=0,
+        ),
+        # Nightly: a new valuation model version; hourly: stale listings and verification findings.
+        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=600),
+        cron(analytics.sweep_risk, minute={41}, second={0}, unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

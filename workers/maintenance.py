@@ -8,7 +8,7 @@ from typing import Any
 from app.core import db
 
 # Tables of outbox consumers that keep their own position (app/core/consumers.py).
-OUTBOX_CURSOR_TABLES = ("search_cursors", "notification_cursors", "webhook_cursors")
+OUTBOX_CURSOR_TABLES = ("search_cursors", "notification_cursors", "webhook_cursors", "analytics_cursors")
 PRUNE_BATCH = 10_000
 
 

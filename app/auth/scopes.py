@@ -41,6 +41,8 @@ _WRITE_SCOPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/api/realtime/ticket$", "read"),
         # Asking for a report only exports what the key may already read.
         (r"^/api/reports(/|$)", "read"),
+        # A valuation of an aircraft that is not listed is a read that needs a body.
+        (r"^/api/analytics/estimate$", "read"),
     )
 )
 # The account itself: never with a key, whatever its scopes.

@@ -221,6 +221,22 @@ def _cmd_import(args: argparse.Namespace) -> None:
         print(asyncio.run(run_import(args.import_command, Path(args.directory), force=args.force)))
 
 
+def _cmd_import_rates(args: argparse.Namespace) -> None:
+    from app.analytics.cli import import_rates
+
+    with platform_services():
+        asyncio.run(migrate())
+        print(asyncio.run(import_rates(Path(args.file))))
+
+
+def _cmd_analytics(args: argparse.Namespace) -> None:
+    from app.analytics import cli
+
+    with platform_services():
+        asyncio.run(migrate())
+        print(asyncio.run(cli.run(args.analytics_command, max_iter=args.max_iter)))
+
+
 def _cmd_keys(args: argparse.Namespace) -> None:
     from app.cli import keys
     from app.core.crypto import load_keyring
@@ -288,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("directory")
         command.add_argument("--force", action="store_true", help="accept a much smaller file than the last")
         command.set_defaults(func=_cmd_import)
+    rates = data_sub.add_parser("rates", help="ECB reference rates CSV (eurofxref-hist.csv or eurofxref.csv)")
+    rates.add_argument("file")
+    rates.set_defaults(func=_cmd_import_rates)
+
+    analytics = sub.add_parser(
+        "analytics", help="market analytics and the valuation model (docs/analytics.md)"
+    )
+    analytics_sub = analytics.add_subparsers(dest="analytics_command", required=True)
+    for name, help_text in (
+        ("train", "backfill market facts, then train and store a new valuation model version"),
+        ("backfill", "market facts and rollups for listings loaded without events (atp seed)"),
+    ):
+        command = analytics_sub.add_parser(name, help=help_text)
+        command.add_argument("--max-iter", type=int, default=300, help="boosting iterations per model")
+        command.set_defaults(func=_cmd_analytics)
     return parser
 
 

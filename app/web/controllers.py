@@ -34,6 +34,7 @@ SHELL_PATHS = [
     "/messages",
     "/messages/{thread_id:str}",
     "/account",
+    "/market",
 ]
 
 _NO_CACHE = CacheControlHeader(no_cache=True)

@@ -11,6 +11,7 @@ import { loginView, registerView } from "./views/auth.js";
 import { inboxView, messagesBadge, threadView } from "./views/messages.js";
 import { dashboardView } from "./views/dashboard.js";
 import { listingView } from "./views/listing.js";
+import { marketView } from "./views/market.js";
 import { notificationsView } from "./views/notifications.js";
 import { reportsView } from "./views/reports.js";
 import { savedView } from "./views/saved.js";
@@ -30,7 +31,7 @@ function drawConnection(status) {
 
 function drawNav() {
   const user = currentUser();
-  const links = [["/", "Search"]];
+  const links = [["/", "Search"], ["/market", "Market"]];
   if (user) {
     links.push(["/saved", "Saved"]);
     links.push(["/messages", "Messages"]);
@@ -89,6 +90,7 @@ function requireLogin(view) {
 route("/", searchView);
 route("/search", searchView);
 route("/listings/:id", listingView);
+route("/market", marketView);
 route("/login", loginView);
 route("/register", registerView);
 route("/dashboard", requireLogin(dashboardView));

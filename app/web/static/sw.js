@@ -24,6 +24,7 @@ const SHELL = [
   "/static/views/identities.js",
   "/static/views/listing.js",
   "/static/views/messages.js",
+  "/static/views/market.js",
   "/static/views/notifications.js",
   "/static/views/reports.js",
   "/static/views/saved.js",

@@ -3,6 +3,7 @@
 import { api, optional } from "../api.js";
 import { errorText, field, h, listingName, notice, replace, statusPill, toast, when } from "../ui.js";
 import { moderationPanel } from "./messages.js";
+import { riskAdminSection } from "./market.js";
 
 export async function adminView(main) {
   document.title = "Admin — ATP";
@@ -18,6 +19,8 @@ export async function adminView(main) {
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Email", "Type", "Level", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), users))),
     h("section", { class: "card", "aria-labelledby": "listings-title" }, h("h2", { id: "listings-title" }, "Listings"), field("Show listings", listingFilter),
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Aircraft", "Tail", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), listings))));
+  const risk = riskAdminSection();
+  main.append(risk);
 
   async function loadQueue() {
     const result = await optional("/api/admin/verifications?status=manual_review");
@@ -92,5 +95,5 @@ export async function adminView(main) {
   userFilter.addEventListener("change", loadUsers);
   listingFilter.addEventListener("change", loadListings);
   await Promise.all([loadQueue(), loadUsers(), loadListings()]);
-  return null;
+  return () => risk.stop();
 }

@@ -7,6 +7,7 @@ import { realtime } from "../realtime.js";
 import { inboxPanel } from "./messages.js";
 import { exportToExcel } from "./reports.js";
 import { clock, errorText, field, flash, h, listingName, money, notice, replace, when } from "../ui.js";
+import { marketMovementSection } from "./market.js";
 
 const FILTER_KEY = "atp.dashboard.filters";
 const SOUND_KEY = "atp.dashboard.sound";
@@ -79,6 +80,7 @@ export async function dashboardView(main) {
         h("section", { class: "card panel", "aria-labelledby": "conf-title" }, h("h2", { id: "conf-title" }, "Conflicts"), conflicts),
         h("section", { class: "card panel", "aria-labelledby": "ver-title" }, h("h2", { id: "ver-title" }, "Verification progress"), verifications),
         notesPanel)));
+  if (me) main.append(marketMovementSection(me));
 
   function drawCounters() {
     const s = realtime.stats;

@@ -4,6 +4,7 @@ import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../ap
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
+import { marketSection } from "./market.js";
 import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -42,7 +43,7 @@ export async function listingView(main, { id }) {
       gallery, holdBox, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
-      chartBox));
+      chartBox, marketSection(listing)));
 
   function drawListing() {
     const l = state.listing;
