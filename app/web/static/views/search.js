@@ -1,6 +1,7 @@
 // Buyer search: typo-tolerant search as you type (GET /api/search), filters, facets, saved searches.
 
 import { api, isLoggedIn } from "../api.js";
+import { navigate } from "../router.js";
 import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
 
 const FILTERS = ["manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "country", "sort"];
@@ -37,7 +38,14 @@ export async function searchView(main, _params, query) {
   const results = h("ul", { class: "results", id: "results", "aria-label": "Search results" });
   const facets = h("div", { class: "facets", "aria-label": "Refine by" });
   const message = h("div");
-  const saveButton = h("button", { type: "button", class: "secondary", hidden: !isLoggedIn() }, "Save this search");
+  const more = h("button", { type: "button", class: "secondary", id: "more-results", hidden: true }, "Show more");
+  const sortTop = h("select", { name: "sortTop", id: "sort-top" },
+    [["", "Best match"], ["newest", "Newest"], ["price_asc", "Price: low to high"], ["price_desc", "Price: high to low"], ["year_desc", "Year: newest"], ["hours_asc", "Hours: lowest"]]
+      .map(([value, text]) => h("option", { value, selected: (query.get("sort") || "") === value }, text)));
+  // Anonymous people get a log-in link instead of a button that can only fail.
+  const saveButton = isLoggedIn()
+    ? h("button", { type: "button", class: "secondary", id: "save-search" }, "Save this search")
+    : h("a", { class: "button secondary", id: "save-search-login", href: "/login" }, "Log in to save this search");
 
   const form = h("form", { class: "stack", role: "search", onsubmit: (e) => { e.preventDefault(); run(); } },
     h("div", { class: "search-bar" }, field("Search aircraft", q)),
@@ -50,10 +58,13 @@ export async function searchView(main, _params, query) {
     h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton));
 
   main.append(h("h1", {}, "Find an aircraft"),
-    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message, summary, results)));
+    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message,
+      h("div", { class: "results-head" }, summary, field("Sort", sortTop)), results, h("div", { class: "row more-row" }, more))));
 
   let controller = null;
   let shown = null; // the query whose results are on screen: the same query again changes nothing
+  let nextCursor = null;
+  let total = 0;
   function params() {
     const out = new URLSearchParams();
     if (q.value.trim()) out.set("q", q.value.trim());
@@ -79,9 +90,9 @@ export async function searchView(main, _params, query) {
       shown = search.toString();
       replace(message);
       replace(results, page.items.map(resultCard));
-      summary.textContent = page.items.length
-        ? `${page.estimatedTotal} aircraft${q.value.trim() ? ` for “${q.value.trim()}”` : ""}`
-        : "No aircraft match. Try fewer filters or another spelling.";
+      total = page.estimatedTotal;
+      nextCursor = page.nextCursor;
+      drawSummary();
       drawFacets(page.facets || {});
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -89,6 +100,38 @@ export async function searchView(main, _params, query) {
       replace(message, notice("bad", errorText(err)));
     }
   }
+
+  function drawSummary() {
+    const count = results.children.length;
+    const words = q.value.trim() ? ` for “${q.value.trim()}”` : "";
+    const all = Math.max(total, count);
+    summary.textContent = count
+      ? (count < all || nextCursor ? `Showing ${count} of ${all} aircraft${words}` : `${all} aircraft${words}`)
+      : "No aircraft match. Try fewer filters or another spelling.";
+    more.hidden = !nextCursor;
+    more.textContent = nextCursor ? `Show more (${Math.max(all - count, 0)} left)` : "Show more";
+    if (saveButton.tagName === "A") saveButton.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  }
+
+  async function loadMore() {
+    if (!nextCursor) return;
+    const request = params();
+    request.set("limit", "20");
+    request.set("cursor", nextCursor);
+    more.disabled = true;
+    try {
+      const page = await api(`/api/search?${request}`, { signal: controller?.signal });
+      const seen = new Set([...results.children].map((li) => li.dataset.listingId));
+      results.append(...page.items.filter((item) => !seen.has(item.id)).map(resultCard));
+      nextCursor = page.nextCursor;
+      drawSummary();
+    } catch (err) {
+      if (err.name !== "AbortError") replace(message, notice("bad", errorText(err)));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", loadMore);
 
   function drawFacets(all) {
     const groups = [["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
@@ -106,7 +149,7 @@ export async function searchView(main, _params, query) {
     }));
   }
 
-  saveButton.addEventListener("click", async () => {
+  if (saveButton.tagName === "BUTTON") saveButton.addEventListener("click", async () => {
     const search = params();
     const saved = {};
     for (const [key, value] of search) {
@@ -118,13 +161,16 @@ export async function searchView(main, _params, query) {
       await api("/api/saved-searches", { method: "POST", body: { name, query: saved } });
       toast(`Saved “${name}”: new matches and price drops will notify you.`);
     } catch (err) {
-      toast(errorText(err));
+      if (err.status === 401) navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      else toast(errorText(err));
     }
   });
 
   const live = debounce(run, 250);
   q.addEventListener("input", live);
   for (const input of Object.values(inputs)) input.addEventListener("change", run);
+  inputs.sort.addEventListener("change", () => { sortTop.value = inputs.sort.value; });
+  sortTop.addEventListener("change", () => { inputs.sort.value = sortTop.value; run(); });
   await run();
   return () => controller?.abort();
 }
