@@ -10,9 +10,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from litestar import Response, get
+from litestar import Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
+
+from app.core.errors import EXCEPTION_HANDLERS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -83,6 +87,56 @@ async def service_worker() -> Response[bytes]:
 @get("/favicon.ico", include_in_schema=False)
 async def favicon() -> Response[bytes]:
     return Response(_read("icons/icon-192.png"), media_type="image/png")
+
+
+# Paths that belong to machines: a miss there stays a problem+json 404 whatever the client accepts.
+_API_PREFIXES = ("/api", "/ws", "/schema", "/media", "/static", "/metrics", "/health", "/ready", "/sw.js")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (GET/HEAD, HTML accepted) to a path outside the API and the files."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in _API_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def not_found(request: Request, exc: Exception) -> Response:
+    """Unknown pages answer the app shell with 404 (its router draws "Page not found"); the API keeps
+    its problem+json."""
+    if wants_page(request):
+        return Response(
+            _read("index.html"),
+            status_code=404,
+            media_type="text/html",
+            headers={"Cache-Control": "no-cache"},
+        )
+    return EXCEPTION_HANDLERS[NotFoundException](request, exc)  # type: ignore[index]
+
+
+# Photos and documents are compressed already.
+_NOT_COMPRESSED = ["/media"]
+
+
+def compression_config() -> CompressionConfig:
+    """Brotli (with gzip for clients without it) when the brotli package is installed, else gzip.
+
+    Responses under 500 bytes stay as they are; the rest of JS, CSS, JSON and HTML shrink 3-5x."""
+    try:
+        import brotli  # noqa: F401
+    except ImportError:
+        return CompressionConfig(
+            backend="gzip", gzip_compress_level=6, minimum_size=500, exclude=_NOT_COMPRESSED
+        )
+    return CompressionConfig(
+        backend="brotli",
+        brotli_gzip_fallback=True,
+        brotli_quality=5,
+        minimum_size=500,
+        exclude=_NOT_COMPRESSED,
+    )
 
 
 def web_handlers() -> list:

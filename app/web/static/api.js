@@ -88,7 +88,7 @@ export function refresh() {
 async function refreshNow() {
   try {
     const response = await fetch("/api/auth/refresh", { method: "POST", headers: WEB, credentials: "same-origin" });
-    if (!response.ok) { setSession(null, null); return false; }
+    if (!response.ok) { setSession(null, null); forgetSessionHint(); return false; }
     tokenReceived(await response.json());
     return true;
   } catch {
@@ -110,8 +110,18 @@ async function loadProfile() {
   return profile;
 }
 
+/** The server's readable "atp_session=1" says a refresh cookie may exist; without it, do not ask (no 401). */
+function mayHaveSession() {
+  return document.cookie.split(";").some((part) => part.trim() === "atp_session=1");
+}
+
+function forgetSessionHint() {
+  document.cookie = "atp_session=; Max-Age=0; Path=/; SameSite=Strict";
+}
+
 /** On page load: a valid cookie gives back the session without asking for the password. */
 export async function restoreSession() {
+  if (!mayHaveSession()) return null;
   if (await refresh()) {
     try { return await loadProfile(); } catch { setSession(null, null); }
   }
@@ -140,6 +150,7 @@ export async function register(fields) {
 export async function logout() {
   try { await api("/api/auth/logout", { method: "POST", headers: WEB, retry: false }); } catch { /* gone anyway */ }
   setSession(null, null);
+  forgetSessionHint();
   // Listings read while logged in may include the owner's private copies: forget them with the session.
   if ("caches" in window) await caches.delete("atp-listings-v1").catch(() => {});
 }

@@ -70,7 +70,8 @@ async function drawBell() {
 }
 
 function notFoundView(main) {
-  main.append(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/" }, "Back to search")));
+  main.append(h("h1", {}, "Page not found"), h("p", { id: "not-found" }, "There is no page at this address."),
+    h("p", {}, h("a", { href: "/" }, "Back to search")));
   document.title = "Not found — ATP";
 }
 
@@ -84,15 +85,28 @@ function requireLogin(view) {
   };
 }
 
+/** Logged in and holding one of `roles`, else a page that says who may open it (no view, no API calls). */
+function requireRole(roles, view) {
+  return requireLogin((main, params, query) => {
+    if (roles.some((role) => hasRole(role))) return view(main, params, query);
+    const names = { broker: "brokers", seller: "sellers", admin: "administrators" };
+    document.title = "Not available — ATP";
+    main.append(h("h1", {}, "This page is not available to your account"),
+      h("p", { id: "forbidden" }, `It is for ${roles.map((role) => names[role] || role).join(", ").replace(/, ([^,]*)$/, " and $1")}.`),
+      h("p", {}, h("a", { href: "/" }, "Back to search")));
+    return null;
+  });
+}
+
 route("/", searchView);
 route("/search", searchView);
 route("/listings/:id", listingView);
 route("/login", loginView);
 route("/register", registerView);
-route("/dashboard", requireLogin(dashboardView));
-route("/sell", requireLogin(sellView));
-route("/sell/:id", requireLogin(sellView));
-route("/admin", requireLogin(adminView));
+route("/dashboard", requireRole(["broker", "admin"], dashboardView));
+route("/sell", requireRole(["seller", "broker", "admin"], sellView));
+route("/sell/:id", requireRole(["seller", "broker", "admin"], sellView));
+route("/admin", requireRole(["admin"], adminView));
 route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));

@@ -34,14 +34,24 @@ async function overview(main) {
   }), h("h2", {}, "My listings"), list);
   try {
     const page = await api(`/api/listings?sellerId=${me.id}&limit=100&status=draft&status=active&status=on_hold&status=under_contract&status=sold&status=suspended&status=expired`);
+    const statsOf = new Map();
     replace(list, page.items.length ? page.items.map((l) => {
-      const stats = h("span", { class: "muted small" });
-      optional(`/api/listings/${l.id}/stats`).then((r) => {
-        if (r.ok) stats.textContent = `${r.data.views} views · ${r.data.activeHold ? "on hold" : "no hold"} · ${r.data.waitlistLength} waiting`;
-      });
+      const stats = h("span", { class: "muted small", dataset: { statsFor: l.id } });
+      statsOf.set(l.id, stats);
       return h("li", { class: "card" }, h("div", { class: "row" }, h("a", { href: `/sell/${l.id}` }, listingName(l)), statusPill(l.status),
         h("span", { class: "price" }, money(l.price, l.currency))), stats);
     }) : h("li", { class: "muted" }, "Nothing listed yet."));
+    // One request for every listing's stats (not one per listing).
+    if (statsOf.size) {
+      const ids = new URLSearchParams([...statsOf.keys()].map((id) => ["ids", id]));
+      optional(`/api/listings/stats?${ids}`).then((r) => {
+        if (!r.ok) return;
+        for (const [id, s] of Object.entries(r.data)) {
+          const el = statsOf.get(id);
+          if (el) el.textContent = `${s.views} views · ${s.activeHold ? "on hold" : "no hold"} · ${s.waitlistLength} waiting`;
+        }
+      });
+    }
   } catch (err) {
     replace(message, notice("bad", errorText(err)));
   }
