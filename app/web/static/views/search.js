@@ -4,8 +4,13 @@ import { api, isLoggedIn } from "../api.js";
 import { navigate } from "../router.js";
 import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
 
-const FILTERS = ["manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "country", "sort"];
-const FACETS = "manufacturer,model,year,country";
+const FILTERS = ["category", "engineType", "manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "seatsMin", "rangeMin", "country", "near", "radiusKm", "sort"];
+const FACETS = "manufacturer,model,year,country,engineType";
+export const CATEGORIES = [["", "Any kind"], ["jet", "Jets (all)"], ["light_jet", "Light jets"], ["midsize_jet", "Midsize jets"],
+  ["super_midsize_jet", "Super-midsize jets"], ["large_jet", "Large jets"], ["turboprop", "Turboprops"],
+  ["piston_single", "Piston singles"], ["piston_twin", "Piston twins"], ["helicopter", "Helicopters"]];
+const ENGINES = [["", "Any engine"], ["jet", "Jet"], ["turboprop", "Turboprop"], ["piston", "Piston"], ["turboshaft", "Turboshaft"], ["electric", "Electric"]];
+const options = (pairs, current) => pairs.map(([value, text]) => h("option", { value, selected: (current || "") === value }, text));
 
 export function resultCard(listing) {
   const image = listing.images?.[0];
@@ -24,6 +29,12 @@ export async function searchView(main, _params, query) {
   document.title = "Search aircraft — ATP";
   const q = h("input", { type: "search", name: "q", id: "q", autocomplete: "off", placeholder: "e.g. cesna 172, citation, G650", value: query.get("q") || "" });
   const inputs = {
+    category: h("select", { name: "category" }, options(CATEGORIES, query.get("category"))),
+    engineType: h("select", { name: "engineType" }, options(ENGINES, query.get("engineType"))),
+    seatsMin: h("input", { name: "seatsMin", type: "number", inputmode: "numeric", min: 0, max: 1000, value: query.get("seatsMin") || "" }),
+    rangeMin: h("input", { name: "rangeMin", type: "number", inputmode: "numeric", min: 0, max: 20000, step: 100, value: query.get("rangeMin") || "" }),
+    near: h("input", { name: "near", placeholder: "40.64,-73.78", pattern: "-?\\d+(\\.\\d+)?,\\s*-?\\d+(\\.\\d+)?", value: query.get("near") || "" }),
+    radiusKm: h("input", { name: "radiusKm", type: "number", inputmode: "numeric", min: 1, max: 20000, value: query.get("radiusKm") || "" }),
     manufacturer: h("input", { name: "manufacturer", value: query.get("manufacturer") || "" }),
     yearMin: h("input", { name: "yearMin", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMin") || "" }),
     yearMax: h("input", { name: "yearMax", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMax") || "" }),
@@ -47,13 +58,24 @@ export async function searchView(main, _params, query) {
     ? h("button", { type: "button", class: "secondary", id: "save-search" }, "Save this search")
     : h("a", { class: "button secondary", id: "save-search-login", href: "/login" }, "Log in to save this search");
 
+  // Radius search needs a point: typed, or the browser's location when the person allows it.
+  const locate = "geolocation" in navigator ? h("button", { type: "button", class: "secondary", onclick: () => {
+    navigator.geolocation.getCurrentPosition((pos) => {
+      inputs.near.value = `${pos.coords.latitude.toFixed(3)},${pos.coords.longitude.toFixed(3)}`;
+      if (!inputs.radiusKm.value) inputs.radiusKm.value = "500";
+      run();
+    }, () => toast("Your location is not available."));
+  } }, "Use my location") : null;
   const form = h("form", { class: "stack", role: "search", onsubmit: (e) => { e.preventDefault(); run(); } },
     h("div", { class: "search-bar" }, field("Search aircraft", q)),
     h("details", { open: window.matchMedia("(min-width: 48rem)").matches },
       h("summary", {}, "Filters"),
       h("div", { class: "filters" },
+        field("Kind of aircraft", inputs.category), field("Engine", inputs.engineType),
         field("Manufacturer", inputs.manufacturer), field("Year from", inputs.yearMin), field("Year to", inputs.yearMax),
-        field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax), field("Country (ISO code)", inputs.country),
+        field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax),
+        field("Min seats", inputs.seatsMin), field("Min range (nm)", inputs.rangeMin), field("Country (ISO code)", inputs.country),
+        field("Near (lat,lon)", inputs.near), field("Within (km)", inputs.radiusKm), locate,
         field("Sort by", inputs.sort))),
     h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton));
 
@@ -70,8 +92,9 @@ export async function searchView(main, _params, query) {
     if (q.value.trim()) out.set("q", q.value.trim());
     for (const name of FILTERS) {
       const value = inputs[name].value.trim();
-      if (value) out.set(name, name === "country" ? value.toUpperCase() : value);
+      if (value) out.set(name, name === "country" ? value.toUpperCase() : name === "near" ? value.replace(/\s+/g, "") : value);
     }
+    if (!(out.has("near") && out.has("radiusKm"))) { out.delete("near"); out.delete("radiusKm"); }
     return out;
   }
 
@@ -134,7 +157,7 @@ export async function searchView(main, _params, query) {
   more.addEventListener("click", loadMore);
 
   function drawFacets(all) {
-    const groups = [["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
+    const groups = [["engineType", "Engine", "engineType"], ["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
     replace(facets, groups.filter(([name]) => all[name] && Object.keys(all[name]).length).map(([name, title, target]) => {
       const entries = Object.entries(all[name]).sort((a, b) => b[1] - a[1]).slice(0, 8);
       return h("div", {}, h("h2", {}, title), h("ul", { class: "facet-list" }, entries.map(([value, count]) => {
@@ -154,7 +177,8 @@ export async function searchView(main, _params, query) {
     const saved = {};
     for (const [key, value] of search) {
       if (key === "sort") continue;
-      saved[key] = ["yearMin", "yearMax", "hoursMax"].includes(key) ? Number(value) : value;
+      if (["category", "near", "radiusKm"].includes(key)) continue; // not part of a saved search
+      saved[key] = ["yearMin", "yearMax", "hoursMax", "seatsMin", "rangeMin"].includes(key) ? Number(value) : value;
     }
     const name = q.value.trim() || inputs.manufacturer.value.trim() || "My search";
     try {
