@@ -101,6 +101,12 @@ class ListingDetailController(Controller):
             raise ValidationFailed(f"at most {stats.MAX_BATCH} ids")
         return await stats.listing_stats_many(principal, ids, redis=redis)
 
+    @get("/{listing_id:uuid}/verification", summary="What was verified about the aircraft, and when")
+    async def listing_verification(
+        self, listing_id: FromPath[uuid.UUID], maybe_principal: NamedDependency[Principal | None]
+    ) -> dict[str, object]:
+        return await stats.listing_verification(listing_id, maybe_principal)
+
     @get("/{listing_id:uuid}/stats", security=SECURED, summary="Views, hold and waitlist (owner or admin)")
     async def listing_stats(
         self,

@@ -115,3 +115,45 @@ async def listing_stats_many(
         )
         for i, listing_id in enumerate(mine)
     }
+
+
+CHECK_LABELS = {
+    "registry": "Registration matches the FAA aircraft registry",
+    "sanctions": "Owner and aircraft screened against sanctions lists",
+    "documents": "Ownership and airworthiness documents reviewed",
+    "bank": "Seller's bank account confirmed",
+}
+
+
+async def listing_verification(listing_id: uuid.UUID, reader: Principal | None) -> dict:
+    """What was verified about a listing's aircraft and when: the approved aircraft case's passed checks."""
+    listing = await db.fetchrow("SELECT id, status, seller, verified FROM listings WHERE id = $1", listing_id)
+    if listing is None or not policy.may_read_row(listing, reader):
+        raise NotFound("listing not found")
+    case = await db.fetchrow(
+        """SELECT id, decided_at, tail_number FROM verification_cases
+           WHERE listing_id = $1 AND verification_type = 'aircraft' AND status = 'approved'
+           ORDER BY decided_at DESC NULLS LAST LIMIT 1""",
+        listing_id,
+    )
+    checks = []
+    if case is not None:
+        rows = await db.fetch(
+            """SELECT name, finished_at FROM verification_checks
+               WHERE case_id = $1 AND status = 'passed' ORDER BY finished_at""",
+            case["id"],
+        )
+        checks = [
+            {
+                "check": row["name"],
+                "label": CHECK_LABELS.get(row["name"], row["name"].replace("_", " ").capitalize()),
+                "passedAt": row["finished_at"].isoformat() if row["finished_at"] else None,
+            }
+            for row in rows
+        ]
+    return {
+        "verified": bool(listing["verified"]),
+        "verifiedAt": case["decided_at"].isoformat() if case and case["decided_at"] else None,
+        "tailNumber": case["tail_number"] if case else None,
+        "checks": checks,
+    }

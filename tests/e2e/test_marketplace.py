@@ -242,3 +242,63 @@ async def test_kind_of_aircraft_words_and_filters_find_the_right_aircraft(people
     await page.get_by_label("Within (km)").dispatch_event("change")
     await page.wait_for_url("**radiusKm=50**")
     await shows(page, jet)
+
+
+async def test_verified_badge_says_what_was_checked_and_when(people, api):
+    import os
+
+    import asyncpg
+
+    seller = await people.create("seller", level=1)
+    verified = await make_listing(
+        api, seller, manufacturer="Pilatus", model="PC-12 NGX", locationCountry="CH"
+    )
+    plain = await make_listing(api, seller, manufacturer="Pilatus", model="PC-12 NG", locationCountry="CH")
+    # The state an approved aircraft case leaves (the flow itself is tested in tests/verification).
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        case = await conn.fetchval(
+            """INSERT INTO verification_cases (subject_id, started_by, verification_type, status, listing_id,
+                   tail_number, submitted_at, decided_at)
+               VALUES ($1, $1, 'aircraft', 'approved', $2, $3, now() - interval '1 hour', now())
+               RETURNING id""",
+            uuid.UUID(seller["id"]),
+            uuid.UUID(verified["id"]),
+            verified["tailNumber"],
+        )
+        for name in ("documents", "registry", "sanctions"):
+            await conn.execute(
+                """INSERT INTO verification_checks (case_id, name, status, finished_at)
+                   VALUES ($1, $2, 'passed', now())""",
+                case,
+                name,
+            )
+        await conn.execute("UPDATE listings SET verified = true WHERE id = $1", uuid.UUID(verified["id"]))
+    finally:
+        await conn.close()
+
+    proof = await api.get(f"/api/listings/{verified['id']}/verification")
+    assert proof.status_code == 200, proof.text
+    assert [c["check"] for c in proof.json()["checks"]] == ["documents", "registry", "sanctions"]
+    page = await people.page()
+    await page.goto("/?q=pilatus&country=CH")
+    await wait_ready(page)
+    card = page.locator(f"#results li[data-listing-id='{verified['id']}']")
+    await card.get_by_text("✓ Verified").wait_for()
+    other = page.locator(f"#results li[data-listing-id='{plain['id']}']")
+    await other.wait_for()
+    assert await other.get_by_text("✓ Verified").count() == 0
+
+    await page.goto(f"/listings/{verified['id']}")
+    await wait_ready(page)
+    box = page.locator("#verified")
+    await box.get_by_role("heading", name="✓ Verified aircraft").wait_for()
+    await box.get_by_text("FAA aircraft registry").wait_for()
+    await box.get_by_text("sanctions lists").wait_for()
+    await box.get_by_text("documents reviewed").wait_for()
+    assert verified["tailNumber"] in await box.inner_text()
+    assert "Verified by ATP on" in await box.inner_text()
+
+    await page.goto(f"/listings/{plain['id']}")
+    await wait_ready(page)
+    await page.locator("#verified").get_by_text("Not verified yet").wait_for()

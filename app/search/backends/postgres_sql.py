@@ -99,7 +99,7 @@ _SORTS: dict[str, tuple[str, bool, Any]] = {
 # Every column but the search ones: a tsvector per row would double what travels and is decoded.
 _LISTING_COLUMNS = (
     "id, seller, manufacturer, model, year_manufactured, tail_number, hours_total, price, currency, "
-    "location_country, location_city, description, status, featured, specifications, images, version, "
+    "location_country, location_city, description, status, featured, verified, specifications, images, version, "
     "created_at, updated_at"
 )
 # The same expression as listings_description_fts_idx, so that index serves it.

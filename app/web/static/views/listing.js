@@ -12,6 +12,23 @@ const SPEC_LABELS = {
   usefulLoadLbs: "Useful load (lbs)", category: "Category",
 };
 
+/** The proof behind the badge: which checks the aircraft passed and when (GET …/verification). */
+function verifiedBox(listing) {
+  const box = h("section", { class: "verified-box", id: "verified", "aria-labelledby": "verified-title" });
+  if (!listing.verified) {
+    box.append(h("p", { class: "muted small", id: "verified-title" }, "Not verified yet: the seller has not completed ATP's aircraft verification."));
+    return box;
+  }
+  box.append(h("h2", { id: "verified-title", class: "verified-badge" }, "✓ Verified aircraft"));
+  optional(`/api/listings/${listing.id}/verification`).then((result) => {
+    if (!result.ok) return;
+    const v = result.data;
+    if (v.verifiedAt) box.append(h("p", { class: "small" }, `Verified by ATP on ${when(v.verifiedAt)}${v.tailNumber ? ` for ${v.tailNumber}` : ""}.`));
+    if (v.checks.length) box.append(h("ul", { class: "checks small" }, v.checks.map((c) => h("li", {}, `✓ ${c.label}`, c.passedAt ? h("span", { class: "muted" }, ` — ${when(c.passedAt)}`) : null))));
+  });
+  return box;
+}
+
 export async function listingView(main, { id }) {
   let listing;
   try {
@@ -34,12 +51,13 @@ export async function listingView(main, { id }) {
   const chartBox = h("section", { "aria-labelledby": "history-title", class: "hidden" }, h("h2", { id: "history-title" }, "Price history"));
   let chart = null;
   const holdBox = h("section", { class: "card hold-box", id: "hold-box", "aria-labelledby": "hold-title" });
+  const proof = verifiedBox(listing);
 
   main.append(
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      gallery, holdBox, messageSellerBox(listing),
+      proof, gallery, holdBox, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox));

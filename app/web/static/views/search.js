@@ -21,7 +21,8 @@ export function resultCard(listing) {
     picture,
     h("div", {},
       h("a", { class: "title", href: `/listings/${listing.id}` }, listingName(listing)),
-      h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status)),
+      h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status),
+        listing.verified ? h("span", { class: "status-pill verified-pill", title: "Registry, sanctions and documents checked by ATP" }, "✓ Verified") : null),
       h("div", { class: "muted small" }, `${listing.tailNumber} · ${listing.hoursTotal.toLocaleString("en-US")} h · ${listing.locationCity}, ${listing.locationCountry}`)));
 }
 
