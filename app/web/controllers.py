@@ -34,6 +34,7 @@ SHELL_PATHS = [
     "/verification",
     "/notifications",
     "/saved",
+    "/holds",
     "/messages",
     "/messages/{thread_id:str}",
     "/account",

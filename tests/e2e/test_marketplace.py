@@ -302,3 +302,45 @@ async def test_verified_badge_says_what_was_checked_and_when(people, api):
     await page.goto(f"/listings/{plain['id']}")
     await wait_ready(page)
     await page.locator("#verified").get_by_text("Not verified yet").wait_for()
+
+
+async def test_my_holds_and_waitlists_with_time_zone_and_countdown(people, api):
+    seller = await people.create("seller", level=1)
+    buyer = await people.create("buyer", level=2)
+    rival = await people.create("buyer", level=2)
+    mine = await make_listing(api, seller, manufacturer="Diamond", model="DA62")
+    theirs = await make_listing(api, seller, manufacturer="Diamond", model="DA42-VI")
+    taken = await api.post(
+        f"/api/listings/{theirs['id']}/holds",
+        json={},
+        headers={**rival["headers"], "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert taken.status_code == 201, taken.text
+    line = await api.post(f"/api/listings/{theirs['id']}/waitlist", headers=buyer["headers"])
+    assert line.status_code in (200, 201), line.text
+
+    page = await people.page(buyer, timezone_id="Asia/Tokyo")
+    await page.goto(f"/listings/{mine['id']}")
+    await wait_ready(page)
+    await page.get_by_role("button", name="Hold for 48 hours").click()
+    await page.get_by_text("You got it").wait_for()
+    # The confirmation once, with the time zone, and a countdown.
+    assert await page.get_by_text("hold is yours until").count() == 1
+    assert await page.get_by_text("You hold this aircraft until").count() == 0
+    assert "GMT+9" in await page.locator("#hold-outcome").inner_text()
+    await page.locator("#hold-countdown", has_text="47 h").wait_for()
+
+    await page.get_by_role("link", name="My holds and waitlists").click()
+    await page.wait_for_url("**/holds")
+    await page.get_by_text("your time zone (Asia/Tokyo)").wait_for()
+    hold = page.locator("#my-holds li", has_text="DA62")
+    await hold.get_by_text("GMT+9").wait_for()
+    first = await hold.locator(".countdown").inner_text()
+    await page.wait_for_timeout(1100)
+    assert await hold.locator(".countdown").inner_text() != first  # it counts down
+    waiting = page.locator("#my-waitlists li", has_text="DA42")
+    await waiting.get_by_text("You are #1 in line.").wait_for()
+    await waiting.get_by_role("button", name="Leave waitlist").click()
+    await page.get_by_text("You are not in line for any aircraft.").wait_for()
+    await hold.get_by_role("button", name="Release hold").click()
+    await page.get_by_text("No active holds.").wait_for()

@@ -13,6 +13,7 @@ import { dashboardView } from "./views/dashboard.js";
 import { listingView } from "./views/listing.js";
 import { notificationsView } from "./views/notifications.js";
 import { savedView } from "./views/saved.js";
+import { holdsView } from "./views/holds.js";
 import { searchView } from "./views/search.js";
 import { sellView } from "./views/sell.js";
 import { verificationView } from "./views/verification.js";
@@ -32,6 +33,7 @@ function drawNav() {
   const links = [["/", "Search"]];
   if (user) {
     links.push(["/saved", "Saved"]);
+    if (hasRole("buyer") || user.userType === "buyer") links.push(["/holds", "My holds"]);
     links.push(["/messages", "Messages"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
     if (hasRole("seller") || hasRole("broker") || hasRole("admin")) links.push(["/sell", "Sell"]);
@@ -110,6 +112,7 @@ route("/admin", requireRole(["admin"], adminView));
 route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));
+route("/holds", requireLogin(holdsView));
 route("/messages", requireLogin(inboxView));
 route("/messages/:id", requireLogin(threadView));
 route("/account", requireLogin(accountView));

@@ -21,6 +21,7 @@ const SHELL = [
   "/static/views/admin.js",
   "/static/views/auth.js",
   "/static/views/dashboard.js",
+  "/static/views/holds.js",
   "/static/views/identities.js",
   "/static/views/listing.js",
   "/static/views/messages.js",

@@ -4,7 +4,7 @@ import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../ap
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
-import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
+import { clock, countdown, errorText, flash, h, listingName, money, notice, replace, statusPill, when, whenZoned } from "../ui.js";
 
 const SPEC_LABELS = {
   engineType: "Engine", engineHours: "Engine hours", avionics: "Avionics", interiorConfiguration: "Interior",
@@ -97,7 +97,9 @@ export async function listingView(main, { id }) {
     if (!isLoggedIn()) {
       parts.push(h("p", {}, h("a", { href: `/login?next=/listings/${l.id}` }, "Log in"), " as a verified buyer to hold this aircraft."));
     } else if (state.myHold) {
-      parts.push(notice("ok", `You hold this aircraft until ${when(state.myHold.expiresAt)}.`),
+      // One confirmation: the outcome of the click, or (on a later visit) the standing hold.
+      if (!state.outcome?.dataset.hold) parts.push(notice("ok", `You hold this aircraft until ${whenZoned(state.myHold.expiresAt)}.`));
+      parts.push(h("p", { class: "small" }, countdown(state.myHold.expiresAt, { id: "hold-countdown" }), " · ", h("a", { href: "/holds" }, "My holds and waitlists")),
         h("button", { type: "button", class: "secondary", id: "release-hold", onclick: releaseHold }, "Release hold"));
     } else if (state.waitlist) {
       parts.push(h("p", { id: "waitlist-position" }, `You are #${state.waitlist.position} on the waitlist.`),
@@ -123,7 +125,8 @@ export async function listingView(main, { id }) {
     try {
       const hold = await api(`/api/listings/${l().id}/holds`, { method: "POST", body: {}, headers: { "Idempotency-Key": crypto.randomUUID() } });
       state.myHold = hold;
-      outcome("ok", `You got it: the hold is yours until ${when(hold.expiresAt)}.`);
+      outcome("ok", `You got it: the hold is yours until ${whenZoned(hold.expiresAt)}.`);
+      state.outcome.dataset.hold = "1";
     } catch (err) {
       if (err instanceof ApiError && err.code === "listing_on_hold") {
         // The buyer asked for this aircraft: put them in line rather than leave them with nothing.
