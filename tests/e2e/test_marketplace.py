@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.e2e.conftest import make_listing, wait_ready
+from tests.e2e.conftest import make_listing, subscribed, wait_ready
 
 
 async def test_search_pages_through_every_result_with_counts_and_sort(people, api):
@@ -344,3 +344,47 @@ async def test_my_holds_and_waitlists_with_time_zone_and_countdown(people, api):
     await page.get_by_text("You are not in line for any aircraft.").wait_for()
     await hold.get_by_role("button", name="Release hold").click()
     await page.get_by_text("No active holds.").wait_for()
+
+
+async def test_broker_feed_starts_from_now_one_readable_row_per_change_and_client_reservation(people, api):
+    seller = await people.create("seller", level=1)
+    broker = await people.create("broker", level=2)
+    buyer = await people.create("buyer", level=2)
+    held = await make_listing(api, seller, manufacturer="Daher", model="TBM 960", price="4900000.00")
+    priced = await make_listing(api, seller, manufacturer="Daher", model="TBM 940", price="4100000.00")
+    response = await api.post(
+        f"/api/listings/{held['id']}/holds",
+        json={},
+        headers={**buyer["headers"], "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+
+    page = await people.page(broker)
+    await page.goto("/dashboard")
+    await wait_ready(page)
+    # The hold placed before the page opened is there, as current state, with a link.
+    now = page.locator(f"#feed li[data-state='on_hold'][data-listing-id='{held['id']}']")
+    await now.get_by_role("link", name="TBM 960").wait_for()
+    assert "On hold now" in await now.inner_text()
+    await subscribed(page, "listings")
+
+    response = await api.patch(
+        f"/api/listings/{priced['id']}", json={"price": "3990000.00"}, headers=seller["headers"]
+    )
+    assert response.status_code == 200, response.text
+    row = page.locator(f"#feed li[data-event-id][data-listing-id='{priced['id']}']")
+    await row.first.wait_for()
+    await page.wait_for_timeout(1000)  # the listing.updated twin would land within this
+    assert await row.count() == 1
+    text = await row.inner_text()
+    assert "Price" in text and "listing.price_changed" not in text
+    assert "$4,100,000 → $3,990,000" in text
+    link = row.get_by_role("link")
+    assert await link.get_attribute("href") == f"/listings/{priced['id']}"
+
+    # Register a client's reservation from the dashboard.
+    await page.get_by_label("Client's account ID").fill(buyer["id"])
+    await page.get_by_label("Aircraft").fill(f"http://example/listings/{priced['id']}")
+    await page.get_by_role("button", name="Reserve", exact=True).click()
+    await page.locator("#reserve-result").get_by_text("Reserved").wait_for()
+    await page.locator("#reservations tr", has_text="TBM 940").wait_for()
