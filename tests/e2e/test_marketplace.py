@@ -388,3 +388,35 @@ async def test_broker_feed_starts_from_now_one_readable_row_per_change_and_clien
     await page.get_by_role("button", name="Reserve", exact=True).click()
     await page.locator("#reserve-result").get_by_text("Reserved").wait_for()
     await page.locator("#reservations tr", has_text="TBM 940").wait_for()
+
+
+async def test_offline_listing_says_as_of_and_the_signed_in_broker_keeps_the_dashboard(people, api):
+    seller = await people.create("seller", level=1)
+    broker = await people.create("broker", level=2)
+    listing = await make_listing(api, seller, manufacturer="Pilatus", model="PC-24", price="11500000.00")
+    context = await people.context(broker)
+    page = await context.new_page()
+    await page.goto(f"/listings/{listing['id']}")
+    await wait_ready(page)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await page.reload()  # now the worker controls the page: the listing and the profile are kept
+    await wait_ready(page)
+    assert await page.evaluate("Boolean(navigator.serviceWorker.controller)")
+    await page.locator("#listing-title").wait_for()
+    assert await page.locator("#offline-note").count() == 0
+    await page.locator("#who", has_text=broker["email"]).wait_for()
+
+    await context.set_offline(True)
+    await page.reload()
+    await wait_ready(page)
+    note = page.locator("#offline-note")
+    await note.wait_for()
+    assert "You are offline: price and status as of" in await note.inner_text()
+    assert await page.locator("#listing-price").inner_text() == "$11,500,000"
+    # Still signed in, and the dashboard opens (its shell) instead of a log-in form that cannot work.
+    await page.locator("#who", has_text=broker["email"]).wait_for()
+    await page.goto("/dashboard")
+    await wait_ready(page)
+    await page.get_by_role("heading", name="Broker dashboard").wait_for()
+    assert "/login" not in page.url
+    await context.set_offline(False)

@@ -1,6 +1,6 @@
 // Listing page: specs, photos, price history, live updates on listing:<id>, holds and the waitlist.
 
-import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../api.js";
+import { ApiError, api, currentUser, hasRole, isLoggedIn, optional, responseMeta } from "../api.js";
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
@@ -40,6 +40,11 @@ export async function listingView(main, { id }) {
   }
   const user = currentUser();
   const state = { listing, history: [], myHold: null, waitlist: null, outcome: null };
+  const origin = responseMeta.get(`/api/listings/${encodeURIComponent(id)}`);
+  const offlineNote = origin?.offline
+    ? notice("warn", `You are offline: price and status as of ${origin.date ? when(origin.date) : "your last visit"}. They may have changed since.`)
+    : null;
+  if (offlineNote) offlineNote.id = "offline-note";
 
   const title = h("h1", { id: "listing-title" });
   const price = h("p", { class: "price", id: "listing-price", dataset: { testid: "price" }, "aria-live": "polite" });
@@ -57,7 +62,7 @@ export async function listingView(main, { id }) {
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      proof, gallery, holdBox, messageSellerBox(listing),
+      offlineNote, proof, gallery, holdBox, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox));
