@@ -420,3 +420,38 @@ async def test_offline_listing_says_as_of_and_the_signed_in_broker_keeps_the_das
     await page.get_by_role("heading", name="Broker dashboard").wait_for()
     assert "/login" not in page.url
     await context.set_offline(False)
+
+
+async def test_seller_edits_the_specifications_the_listing_page_shows(people, api):
+    seller = await people.create("seller", level=1)
+    listing = await make_listing(api, seller, manufacturer="Beechcraft", model="King Air 360")
+    page = await people.page(seller)
+    await page.goto(f"/sell/{listing['id']}")
+    await wait_ready(page)
+    await page.locator("#s-category").select_option("turboprop")
+    await page.locator("#s-engineType").select_option("turboprop")
+    await page.get_by_label("Engine hours (since overhaul)").fill("1250")
+    await page.get_by_label("Passengers").fill("9")
+    await page.get_by_label("Range (nm)").fill("1806")
+    await page.get_by_label("Speed (kts)").fill("312")
+    await page.get_by_label("Useful load (lbs)").fill("5150")
+    await page.get_by_label("Interior").fill("9-seat executive")
+    await page.get_by_label("Exterior").fill("Matterhorn white")
+    await page.get_by_label("Avionics (one per line)").fill("Collins Pro Line Fusion\nGarmin GTN 750")
+    await page.get_by_role("button", name="Save changes").click()
+    await page.locator("#listing-form-message").get_by_text("Saved.").wait_for()
+
+    specs = (await api.get(f"/api/listings/{listing['id']}")).json()["specifications"]
+    assert specs["engineHours"] == 1250 and specs["maxPassengers"] == 9 and specs["maxRangeNm"] == 1806
+    assert specs["maxSpeedKts"] == 312 and specs["usefulLoadLbs"] == 5150 and specs["category"] == "turboprop"
+    assert (
+        specs["interiorConfiguration"] == "9-seat executive" and specs["exteriorColor"] == "Matterhorn white"
+    )
+    assert specs["avionics"] == ["Collins Pro Line Fusion", "Garmin GTN 750"]
+    assert specs["engineType"] == "turboprop"
+
+    await page.goto(f"/listings/{listing['id']}")
+    await wait_ready(page)
+    table = page.locator("dl.specs")
+    await table.get_by_text("Matterhorn white").wait_for()
+    assert "1,250" in await table.inner_text() or "1250" in await table.inner_text()
