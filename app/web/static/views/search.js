@@ -109,8 +109,10 @@ export async function searchView(main, _params, query) {
     const request = new URLSearchParams(search);
     request.set("facets", FACETS);
     request.set("limit", "20");
+    const mine = controller;
     try {
       const page = await api(`/api/search?${request}`, { signal: controller.signal });
+      if (mine !== controller) return; // a newer search started while this answer was on its way
       shown = search.toString();
       replace(message);
       replace(results, page.items.map(resultCard));
