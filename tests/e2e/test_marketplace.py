@@ -464,3 +464,25 @@ async def test_seller_edits_the_specifications_the_listing_page_shows(people, ap
     table = page.locator("dl.specs")
     await table.get_by_text("Matterhorn white").wait_for()
     assert "1,250" in await table.inner_text() or "1250" in await table.inner_text()
+
+
+async def test_share_links_carry_the_listing_title_and_open_graph_tags(people, api):
+    seller = await people.create("seller", level=1)
+    listing = await make_listing(api, seller, manufacturer="Cirrus", model="Vision SF50", price="3250000.00")
+    response = await api.get(f"/listings/{listing['id']}", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    page = response.text
+    assert "<title>2018 Cirrus Vision SF50 — ATP</title>" in page
+    assert '<meta property="og:title" content="2018 Cirrus Vision SF50">' in page
+    assert '<meta property="og:description" content="USD 3,250,000 · Wichita, US">' in page
+    assert f'/listings/{listing["id"]}"' in page  # og:url
+    # Unknown or malformed ids still get the app, which says the listing is unavailable.
+    for missing in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        response = await api.get(f"/listings/{missing}", headers={"Accept": "text/html"})
+        assert response.status_code == 200
+        assert "<title>ATP — verified aircraft trading</title>" in response.text
+    browser = await people.page()
+    await browser.goto(f"/listings/{listing['id']}")
+    await wait_ready(browser)
+    await browser.locator("#listing-title").wait_for()
+    assert await browser.title() == "2018 Cirrus Vision SF50 — ATP"
