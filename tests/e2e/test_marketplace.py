@@ -486,3 +486,57 @@ async def test_share_links_carry_the_listing_title_and_open_graph_tags(people, a
     await wait_ready(browser)
     await browser.locator("#listing-title").wait_for()
     assert await browser.title() == "2018 Cirrus Vision SF50 — ATP"
+
+
+async def test_photo_gallery_opens_full_screen_with_keyboard_and_swipe(people, api):
+    import json
+    import os
+
+    import asyncpg
+
+    seller = await people.create("seller", level=1)
+    listing = await make_listing(api, seller, manufacturer="Piaggio", model="P.180 Avanti EVO")
+    images = [
+        {
+            "id": str(uuid.uuid4()),
+            "url": src,
+            "thumbnailUrl": src,
+            "largeUrl": src,
+            "width": 192,
+            "height": 192,
+        }
+        for src in ("/static/icons/icon-192.png", "/static/icons/icon-512.png", "/static/icons/icon-192.png")
+    ]
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:  # the state the photo worker leaves (the pipeline itself is tested in test_seller)
+        await conn.execute(
+            "UPDATE listings SET images = $2::jsonb WHERE id = $1",
+            uuid.UUID(listing["id"]),
+            json.dumps(images),
+        )
+    finally:
+        await conn.close()
+    page = await people.page()
+    await page.goto(f"/listings/{listing['id']}")
+    await wait_ready(page)
+    await page.locator(".gallery a[data-photo='1']").click()
+    viewer = page.locator("#viewer")
+    await viewer.wait_for()
+    count = page.locator("#viewer-count")
+    assert await count.inner_text() == "2 / 3"
+    await page.keyboard.press("ArrowRight")
+    assert await count.inner_text() == "3 / 3"
+    await page.keyboard.press("ArrowRight")
+    assert await count.inner_text() == "1 / 3"
+    await page.keyboard.press("ArrowLeft")
+    assert await count.inner_text() == "3 / 3"
+    box = await page.locator("#viewer-img").bounding_box()
+    y = box["y"] + box["height"] / 2
+    await page.mouse.move(box["x"] + box["width"] * 0.8, y)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    await page.mouse.up()
+    assert await count.inner_text() == "1 / 3"  # swiped left: the next photo
+    assert "photo 1 of 3" in await page.locator("#viewer-img").get_attribute("alt")
+    await page.keyboard.press("Escape")
+    await viewer.wait_for(state="detached")

@@ -12,6 +12,44 @@ const SPEC_LABELS = {
   usefulLoadLbs: "Useful load (lbs)", category: "Category",
 };
 
+/** Full-screen photo viewer: arrows and swipes move, Escape (or Close) leaves; a native <dialog>. */
+function openViewer(listing, start) {
+  const images = listing.images || [];
+  if (!images.length) return;
+  let index = start;
+  const picture = h("img", { class: "viewer-img", id: "viewer-img", alt: "", draggable: "false" });
+  const counter = h("p", { class: "viewer-count", id: "viewer-count", "aria-live": "polite" });
+  const show = (i) => {
+    index = (i + images.length) % images.length;
+    const img = images[index];
+    picture.src = img.largeUrl || img.url || img.thumbnailUrl;
+    picture.alt = `${listingName(listing)}, photo ${index + 1} of ${images.length}`;
+    counter.textContent = `${index + 1} / ${images.length}`;
+  };
+  const dialog = h("dialog", { class: "viewer", id: "viewer", "aria-label": `Photos of ${listingName(listing)}` },
+    h("div", { class: "viewer-bar" }, counter,
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.requestFullscreen?.().catch(() => {}) }, "Full screen"),
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Close")),
+    h("div", { class: "viewer-stage" },
+      h("button", { type: "button", class: "viewer-prev", "aria-label": "Previous photo", onclick: () => show(index - 1) }, "‹"),
+      picture,
+      h("button", { type: "button", class: "viewer-next", "aria-label": "Next photo", onclick: () => show(index + 1) }, "›")));
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight") { event.preventDefault(); show(index + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); show(index - 1); }
+  });
+  let startX = null;
+  picture.addEventListener("pointerdown", (event) => { startX = event.clientX; });
+  dialog.addEventListener("pointerup", (event) => {
+    if (startX !== null && Math.abs(event.clientX - startX) > 40) show(index + (event.clientX < startX ? 1 : -1));
+    startX = null;
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  show(start);
+  dialog.showModal();
+}
+
 /** The proof behind the badge: which checks the aircraft passed and when (GET …/verification). */
 function verifiedBox(listing) {
   const box = h("section", { class: "verified-box", id: "verified", "aria-labelledby": "verified-title" });
@@ -74,7 +112,8 @@ export async function listingView(main, { id }) {
     price.textContent = money(l.price, l.currency);
     replace(status, statusPill(l.status));
     replace(gallery, (l.images || []).map((img, i) =>
-      h("a", { href: img.largeUrl || img.url, target: "_blank", rel: "noopener" },
+      h("a", { href: img.largeUrl || img.url, target: "_blank", rel: "noopener", dataset: { photo: i },
+        onclick: (event) => { event.preventDefault(); openViewer(l, i); } },
         h("img", { src: img.thumbnailUrl || img.url, alt: `${listingName(l)}, photo ${i + 1}`, loading: "lazy", width: img.width || 320, height: img.height || 240 }))));
     gallery.classList.toggle("hidden", !(l.images || []).length);
     const rows = [["Tail number", l.tailNumber], ["Year", l.yearManufactured], ["Total hours", l.hoursTotal?.toLocaleString("en-US")],
