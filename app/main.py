@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -29,6 +30,7 @@ from app.core.openapi import document_problem_responses, fix_options_allow_heade
 from app.core.security_headers import security_headers_middleware
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
+from app.web import compression_config, not_found
 
 log = logging.getLogger("atp")
 
@@ -147,7 +149,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[request_id_middleware, observe_middleware(http_metrics), security_headers_middleware],
         plugins=tracing.litestar_plugins(),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found},  # type: ignore[arg-type]
+        compression_config=compression_config(),
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(

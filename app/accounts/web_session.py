@@ -20,6 +20,9 @@ from app.settings import Settings
 CLIENT_HEADER = "x-atp-client"
 COOKIE = "atp_refresh"
 COOKIE_PATH = "/api/auth"
+# Not a secret: "1" while a refresh cookie may exist, readable by the page so that anonymous visitors
+# never call /api/auth/refresh only to be answered 401 (a console error on every page).
+HINT_COOKIE = "atp_session"
 _MAX_TOKEN_LENGTH = 200
 
 T = TypeVar("T", AuthResponse, TokenPair)
@@ -51,6 +54,15 @@ def token_response(request: Request, settings: Settings, body: T, status_code: i
         httponly=True,
         samesite="strict",
     )
+    response.set_cookie(
+        key=HINT_COOKIE,
+        value="1",
+        max_age=settings.refresh_token_ttl_s,
+        path="/",
+        secure=_secure(request, settings),
+        httponly=False,
+        samesite="strict",
+    )
     return response
 
 
@@ -77,6 +89,15 @@ def logged_out(request: Request, settings: Settings) -> Response[None]:
             path=COOKIE_PATH,
             secure=_secure(request, settings),
             httponly=True,
+            samesite="strict",
+        )
+        response.set_cookie(
+            key=HINT_COOKIE,
+            value="",
+            max_age=0,
+            path="/",
+            secure=_secure(request, settings),
+            httponly=False,
             samesite="strict",
         )
     return response

@@ -8,10 +8,11 @@ from typing import Annotated
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, QueryParameter
 from redis.asyncio import Redis
 
 from app.auth.principal import Principal
+from app.core.errors import ValidationFailed
 from app.core.pagination import Page
 from app.core.storage import storage_for
 from app.listings import photos, prices, stats
@@ -86,6 +87,25 @@ class ListingDetailController(Controller):
         self, listing_id: FromPath[uuid.UUID], maybe_principal: NamedDependency[Principal | None]
     ) -> PriceHistory:
         return await prices.price_history(listing_id, maybe_principal)
+
+    @get(
+        "/stats", security=SECURED, summary="Stats of many listings at once (owner or admin; others left out)"
+    )
+    async def listings_stats(
+        self,
+        principal: NamedDependency[Principal],
+        redis: NamedDependency[Redis],
+        ids: Annotated[list[uuid.UUID], QueryParameter(description="listing ids, at most 100")],
+    ) -> dict[str, ListingStats]:
+        if len(ids) > stats.MAX_BATCH:
+            raise ValidationFailed(f"at most {stats.MAX_BATCH} ids")
+        return await stats.listing_stats_many(principal, ids, redis=redis)
+
+    @get("/{listing_id:uuid}/verification", summary="What was verified about the aircraft, and when")
+    async def listing_verification(
+        self, listing_id: FromPath[uuid.UUID], maybe_principal: NamedDependency[Principal | None]
+    ) -> dict[str, object]:
+        return await stats.listing_verification(listing_id, maybe_principal)
 
     @get("/{listing_id:uuid}/stats", security=SECURED, summary="Views, hold and waitlist (owner or admin)")
     async def listing_stats(

@@ -69,3 +69,91 @@ async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: R
         active_hold=holds.get(listing_id),
         waitlist_length=waiting["n"] if waiting else 0,
     )
+
+
+MAX_BATCH = 100
+
+
+async def listing_stats_many(
+    principal: Principal, listing_ids: list[uuid.UUID], *, redis: Redis
+) -> dict[str, ListingStats]:
+    """Stats of many listings in four round trips (the seller's overview); ids the caller may not see
+    or manage are left out rather than failing the whole answer."""
+    ids = list(dict.fromkeys(listing_ids))[:MAX_BATCH]
+    if not ids:
+        return {}
+    rows = await db.fetch("SELECT * FROM listings WHERE id = ANY($1::uuid[])", ids)
+    mine: list[uuid.UUID] = []
+    for row in rows:
+        if not policy.may_read_row(row, principal):
+            continue
+        try:
+            service._actor(principal, row)
+        except Exception:  # Forbidden: not the owner and not an admin
+            continue
+        mine.append(row["id"])
+    if not mine:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        for listing_id in mine:
+            pipe.get(_views_key(listing_id))
+            pipe.pfcount(_viewers_key(listing_id))
+        counts = await pipe.execute()
+    holds = await service._active_holds(mine)
+    waiting = await db.fetch(
+        "SELECT listing, count(*) AS n FROM listing_waitlist"
+        " WHERE listing = ANY($1::uuid[]) AND status = 'waiting' GROUP BY listing",
+        mine,
+    )
+    lines = {row["listing"]: row["n"] for row in waiting}
+    return {
+        str(listing_id): ListingStats(
+            views=int(counts[2 * i] or 0),
+            unique_viewers=int(counts[2 * i + 1] or 0),
+            active_hold=holds.get(listing_id),
+            waitlist_length=lines.get(listing_id, 0),
+        )
+        for i, listing_id in enumerate(mine)
+    }
+
+
+CHECK_LABELS = {
+    "registry": "Registration matches the FAA aircraft registry",
+    "sanctions": "Owner and aircraft screened against sanctions lists",
+    "documents": "Ownership and airworthiness documents reviewed",
+    "bank": "Seller's bank account confirmed",
+}
+
+
+async def listing_verification(listing_id: uuid.UUID, reader: Principal | None) -> dict:
+    """What was verified about a listing's aircraft and when: the approved aircraft case's passed checks."""
+    listing = await db.fetchrow("SELECT id, status, seller, verified FROM listings WHERE id = $1", listing_id)
+    if listing is None or not policy.may_read_row(listing, reader):
+        raise NotFound("listing not found")
+    case = await db.fetchrow(
+        """SELECT id, decided_at, tail_number FROM verification_cases
+           WHERE listing_id = $1 AND verification_type = 'aircraft' AND status = 'approved'
+           ORDER BY decided_at DESC NULLS LAST LIMIT 1""",
+        listing_id,
+    )
+    checks = []
+    if case is not None:
+        rows = await db.fetch(
+            """SELECT name, finished_at FROM verification_checks
+               WHERE case_id = $1 AND status = 'passed' ORDER BY finished_at""",
+            case["id"],
+        )
+        checks = [
+            {
+                "check": row["name"],
+                "label": CHECK_LABELS.get(row["name"], row["name"].replace("_", " ").capitalize()),
+                "passedAt": row["finished_at"].isoformat() if row["finished_at"] else None,
+            }
+            for row in rows
+        ]
+    return {
+        "verified": bool(listing["verified"]),
+        "verifiedAt": case["decided_at"].isoformat() if case and case["decided_at"] else None,
+        "tailNumber": case["tail_number"] if case else None,
+        "checks": checks,
+    }

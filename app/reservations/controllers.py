@@ -98,6 +98,10 @@ class HoldController(Controller):
     ) -> Page[HoldRead]:
         return await queries.list_my_holds(principal, status=status, limit=limit, cursor=cursor)
 
+    @get("/waitlists", security=SECURED, summary="The lines the caller waits in, with their place")
+    async def list_my_waitlists(self, principal: NamedDependency[Principal]) -> list[WaitlistRead]:
+        return await queries.list_my_waitlists(principal)
+
     @get(
         "/listings/{listing_id:uuid}/waitlist/me",
         security=SECURED,

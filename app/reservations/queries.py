@@ -8,7 +8,7 @@ from app.auth.principal import Principal
 from app.core import db
 from app.core.errors import NotFound
 from app.core.pagination import Page, keyset_page
-from app.reservations.schemas import HoldRead, HoldStatus, WaitlistMe, hold_read
+from app.reservations.schemas import HoldRead, HoldStatus, WaitlistMe, WaitlistRead, hold_read
 
 # Entry ids are handed out in arrival order (see service.join_waitlist), so counting ids up to mine is my place.
 # $1 = listing, $2 = buyer; also a scalar subquery of the hold attempt's first read.
@@ -61,3 +61,15 @@ async def my_waitlist_place(principal: Principal, listing_id: uuid.UUID) -> Wait
             hold_id=offer["id"],
         )
     raise NotWaitlisted("you are not in line for this listing")
+
+
+async def list_my_waitlists(principal: Principal) -> list[WaitlistRead]:
+    """Every line the caller waits in, with their place (1 = next), most recently joined first."""
+    rows = await db.fetch(
+        """SELECT me.listing, (SELECT count(*) FROM listing_waitlist w WHERE w.listing = me.listing
+                  AND w.status = 'waiting' AND w.id <= me.id) AS position
+           FROM listing_waitlist me WHERE me.buyer = $1 AND me.status = 'waiting'
+           ORDER BY me.id DESC LIMIT 100""",
+        principal.user_id,
+    )
+    return [WaitlistRead(listing_id=row["listing"], position=row["position"]) for row in rows]

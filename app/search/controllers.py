@@ -20,6 +20,7 @@ from app.search.schemas import (
     FACETS,
     SavedSearchCreate,
     SavedSearchRead,
+    SearchCategory,
     SearchQuery,
     SearchResult,
     SearchSort,
@@ -79,6 +80,9 @@ class SearchController(Controller):
         range_min: Annotated[int | None, QueryParameter(name="rangeMin", ge=0, le=20_000)] = None,
         country: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{2}$")] = None,
         engine_type: Annotated[EngineType | None, QueryParameter(name="engineType")] = None,
+        category: Annotated[
+            SearchCategory | None, QueryParameter(description="kind of aircraft (catalogue models)")
+        ] = None,
         status: Annotated[list[ListingStatus] | None, QueryParameter(description="statuses")] = None,
         seller_id: Annotated[uuid.UUID | None, QueryParameter(name="sellerId")] = None,
         near: Annotated[str | None, QueryParameter(pattern=_NEAR, description="lat,lon")] = None,
@@ -104,6 +108,7 @@ class SearchController(Controller):
             range_min=range_min,
             country=country.upper() if country else None,
             engine_type=engine_type,
+            category=category,
             statuses=tuple(dict.fromkeys(status or ())),
             seller_id=seller_id,
             near=_near(near, radius_km),

@@ -13,6 +13,17 @@ from msgspec import Meta
 from app.core.schema import Money, Schema
 from app.listings.schemas import EngineType, ListingRead
 
+SearchCategory = Literal[
+    "jet",
+    "light_jet",
+    "midsize_jet",
+    "super_midsize_jet",
+    "large_jet",
+    "turboprop",
+    "piston_single",
+    "piston_twin",
+    "helicopter",
+]
 SearchSort = Literal["relevance", "price_asc", "price_desc", "year_desc", "hours_asc", "newest"]
 Facet = Literal["manufacturer", "model", "year", "country", "engineType"]
 FACETS: tuple[str, ...] = ("manufacturer", "model", "year", "country", "engineType")
@@ -33,6 +44,7 @@ class SearchQuery(msgspec.Struct, kw_only=True, frozen=True):
     range_min: int | None = None
     country: str | None = None
     engine_type: str | None = None
+    category: str | None = None  # aliases.CATEGORIES: the catalogue models of that kind
     statuses: tuple[str, ...] = ()
     seller_id: uuid.UUID | None = None
     near: tuple[float, float] | None = None

@@ -18,7 +18,7 @@ from app.core import db
 from app.core.errors import ValidationFailed
 from app.core.pagination import decode_cursor, encode_cursor
 from app.listings.schemas import listing_read
-from app.search.aliases import MANUFACTURER_ALIASES, compact, fold
+from app.search.aliases import MANUFACTURER_ALIASES, category_models, compact, fold
 from app.search.normalize import parse
 from app.search.schemas import SearchQuery, SearchResult
 from db.fixtures.catalogue import MODELS, find_model
@@ -143,6 +143,11 @@ def filters(query: SearchQuery) -> list[str]:
     ):
         if value:
             out.append(f"{field} = {_quote(value)}")
+    if query.category:
+        kinds = category_models(query.category)
+        makers = ", ".join(_quote(m) for m in sorted({k.manufacturer.lower() for k in kinds}))
+        models = ", ".join(_quote(m) for m in sorted({k.model.lower() for k in kinds}))
+        out.append(f"manufacturerKey IN [{makers}] AND modelKey IN [{models}]")
     if query.near is not None and query.radius_km is not None:
         out.append(f"_geoRadius({query.near[0]}, {query.near[1]}, {int(query.radius_km * 1000)})")
     return out

@@ -10,6 +10,7 @@ from typing import Any, Literal, NamedTuple
 
 from app.core.errors import ValidationFailed
 from app.core.pagination import decode_cursor
+from app.search.aliases import category_models
 from app.search.normalize import ParsedQuery, parse
 from app.search.schemas import SearchQuery
 
@@ -98,7 +99,7 @@ _SORTS: dict[str, tuple[str, bool, Any]] = {
 # Every column but the search ones: a tsvector per row would double what travels and is decoded.
 _LISTING_COLUMNS = (
     "id, seller, manufacturer, model, year_manufactured, tail_number, hours_total, price, currency, "
-    "location_country, location_city, description, status, featured, specifications, images, version, "
+    "location_country, location_city, description, status, featured, verified, specifications, images, version, "
     "created_at, updated_at"
 )
 # The same expression as listings_description_fts_idx, so that index serves it.
@@ -157,6 +158,11 @@ def _filters(sql: _Sql, query: SearchQuery, parsed: ParsedQuery, table: Table) -
         sql.where.append(f"location_country = {sql.arg(query.country.upper())}")
     if query.engine_type:
         sql.where.append(f"{table.engine_type} = {sql.arg(query.engine_type)}")
+    if query.category:
+        kinds = category_models(query.category)
+        makers = sql.arg(sorted({m.manufacturer.lower() for m in kinds}))
+        models = sql.arg(sorted({m.model.lower() for m in kinds}))
+        sql.where.append(f"({table.model} = ANY({models}::text[]) AND {table.maker} = ANY({makers}::text[]))")
     if query.seller_id:
         sql.where.append(f"seller = {sql.arg(query.seller_id)}")
     if query.listing_ids:
@@ -194,6 +200,12 @@ def _text_where(
 ) -> None:
     """Which listings a text query matches: its catalogue models, or all its words, or a near name."""
     if not parsed.words:
+        return
+    if parsed.resolved.kinds and parsed.resolved.models:
+        # "jet", "helicopter": the models of that kind, not every listing whose text has the word
+        # (the Bell 505 *Jet* Ranger is no jet).
+        model_match, _ = _model_match(sql, parsed, table)
+        sql.where.append(f"({model_match})")
         return
     text = f"{sql.arg(parsed.text)}::text"
     if fuzzy:

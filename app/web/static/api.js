@@ -6,6 +6,10 @@ let session = null; // {user, roles, permissions}
 let refreshing = null;
 let renewTimer = null;
 const sessionListeners = new Set();
+let offlineSession = false; // signed in, but offline: the profile came from the service worker's cache
+let refreshWasOffline = false;
+/** Per path, the last answer's origin: {offline, date} (offline = the service worker's cached copy). */
+export const responseMeta = new Map();
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -51,6 +55,7 @@ export async function api(path, { method = "GET", body, headers = {}, signal, re
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, { title: "Network error", detail: String(err.message || err) });
   }
+  responseMeta.set(path, { offline: response.headers.get("X-ATP-Offline") === "1", date: response.headers.get("date") });
   if (response.status === 401 && retry && accessToken && !NO_REFRESH.includes(path)) {
     if (await refresh()) return api(path, { method, body, headers, signal, retry: false, blob });
   }
@@ -86,12 +91,14 @@ export function refresh() {
 }
 
 async function refreshNow() {
+  refreshWasOffline = false;
   try {
     const response = await fetch("/api/auth/refresh", { method: "POST", headers: WEB, credentials: "same-origin" });
-    if (!response.ok) { setSession(null, null); return false; }
+    if (!response.ok) { setSession(null, null); forgetSessionHint(); return false; }
     tokenReceived(await response.json());
     return true;
   } catch {
+    refreshWasOffline = true;
     return false; // offline: keep whatever we have and try again later
   }
 }
@@ -110,10 +117,35 @@ async function loadProfile() {
   return profile;
 }
 
+/** The server's readable "atp_session=1" says a refresh cookie may exist; without it, do not ask (no 401). */
+function mayHaveSession() {
+  return document.cookie.split(";").some((part) => part.trim() === "atp_session=1");
+}
+
+function forgetSessionHint() {
+  document.cookie = "atp_session=; Max-Age=0; Path=/; SameSite=Strict";
+}
+
 /** On page load: a valid cookie gives back the session without asking for the password. */
 export async function restoreSession() {
+  if (!mayHaveSession()) return null;
   if (await refresh()) {
+    offlineSession = false;
     try { return await loadProfile(); } catch { setSession(null, null); }
+    return null;
+  }
+  if (refreshWasOffline) {
+    // Offline with a session cookie: the last profile the service worker kept keeps the person signed in.
+    try {
+      const profile = await api("/api/auth/profile", { retry: false });
+      if (responseMeta.get("/api/auth/profile")?.offline) {
+        offlineSession = true;
+        const before = session?.user?.id;
+        session = profile;
+        if (before !== profile?.user?.id) sessionListeners.forEach((fn) => fn(session));
+        return profile;
+      }
+    } catch { /* nothing cached */ }
   }
   return null;
 }
@@ -140,12 +172,14 @@ export async function register(fields) {
 export async function logout() {
   try { await api("/api/auth/logout", { method: "POST", headers: WEB, retry: false }); } catch { /* gone anyway */ }
   setSession(null, null);
+  forgetSessionHint();
   // Listings read while logged in may include the owner's private copies: forget them with the session.
   if ("caches" in window) await caches.delete("atp-listings-v1").catch(() => {});
 }
 
 function setSession(token, profile) {
   accessToken = token;
+  if (token || !profile) offlineSession = false;
   if (!token) clearTimeout(renewTimer);
   const before = session?.user?.id;
   session = profile;
@@ -154,6 +188,9 @@ function setSession(token, profile) {
 
 export function currentSession() { return session; }
 export function currentUser() { return session?.user || null; }
-export function isLoggedIn() { return Boolean(session && accessToken); }
+export function isLoggedIn() { return Boolean(session && (accessToken || offlineSession)); }
+export function isOfflineSession() { return offlineSession; }
+// Back online after an offline start: swap the cached profile for a real session.
+window.addEventListener("online", () => { if (offlineSession) restoreSession(); });
 export function hasRole(role) { return Boolean(session?.roles?.includes(role)) || session?.user?.userType === role; }
 export function onSessionChange(fn) { sessionListeners.add(fn); return () => sessionListeners.delete(fn); }

@@ -15,6 +15,7 @@ import { marketView } from "./views/market.js";
 import { notificationsView } from "./views/notifications.js";
 import { reportsView } from "./views/reports.js";
 import { savedView } from "./views/saved.js";
+import { holdsView } from "./views/holds.js";
 import { searchView } from "./views/search.js";
 import { sellView } from "./views/sell.js";
 import { verificationView } from "./views/verification.js";
@@ -34,6 +35,7 @@ function drawNav() {
   const links = [["/", "Search"], ["/market", "Market"]];
   if (user) {
     links.push(["/saved", "Saved"]);
+    if (hasRole("buyer") || user.userType === "buyer") links.push(["/holds", "My holds"]);
     links.push(["/messages", "Messages"]);
     links.push(["/reports", "Reports"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
@@ -73,7 +75,8 @@ async function drawBell() {
 }
 
 function notFoundView(main) {
-  main.append(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/" }, "Back to search")));
+  main.append(h("h1", {}, "Page not found"), h("p", { id: "not-found" }, "There is no page at this address."),
+    h("p", {}, h("a", { href: "/" }, "Back to search")));
   document.title = "Not found — ATP";
 }
 
@@ -87,20 +90,34 @@ function requireLogin(view) {
   };
 }
 
+/** Logged in and holding one of `roles`, else a page that says who may open it (no view, no API calls). */
+function requireRole(roles, view) {
+  return requireLogin((main, params, query) => {
+    if (roles.some((role) => hasRole(role))) return view(main, params, query);
+    const names = { broker: "brokers", seller: "sellers", admin: "administrators" };
+    document.title = "Not available — ATP";
+    main.append(h("h1", {}, "This page is not available to your account"),
+      h("p", { id: "forbidden" }, `It is for ${roles.map((role) => names[role] || role).join(", ").replace(/, ([^,]*)$/, " and $1")}.`),
+      h("p", {}, h("a", { href: "/" }, "Back to search")));
+    return null;
+  });
+}
+
 route("/", searchView);
 route("/search", searchView);
 route("/listings/:id", listingView);
 route("/market", marketView);
 route("/login", loginView);
 route("/register", registerView);
-route("/dashboard", requireLogin(dashboardView));
-route("/sell", requireLogin(sellView));
-route("/sell/:id", requireLogin(sellView));
-route("/admin", requireLogin(adminView));
+route("/dashboard", requireRole(["broker", "admin"], dashboardView));
+route("/sell", requireRole(["seller", "broker", "admin"], sellView));
+route("/sell/:id", requireRole(["seller", "broker", "admin"], sellView));
+route("/admin", requireRole(["admin"], adminView));
 route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));
 route("/reports", requireLogin(reportsView));
+route("/holds", requireLogin(holdsView));
 route("/messages", requireLogin(inboxView));
 route("/messages/:id", requireLogin(threadView));
 route("/account", requireLogin(accountView));

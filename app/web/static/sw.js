@@ -21,6 +21,7 @@ const SHELL = [
   "/static/views/admin.js",
   "/static/views/auth.js",
   "/static/views/dashboard.js",
+  "/static/views/holds.js",
   "/static/views/identities.js",
   "/static/views/listing.js",
   "/static/views/messages.js",
@@ -56,7 +57,8 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate") { event.respondWith(navigation(request)); return; }
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") { event.respondWith(cacheFirst(request)); return; }
-  if (LISTING.test(url.pathname)) { event.respondWith(networkFirst(request)); return; }
+  // The profile too: offline, a signed-in person stays signed in (dropped with the listings at logout).
+  if (LISTING.test(url.pathname) || url.pathname === "/api/auth/profile") { event.respondWith(networkFirst(request)); return; }
   if (url.pathname.startsWith("/media/")) event.respondWith(cacheFirst(request, DATA_CACHE));
 });
 
@@ -80,8 +82,11 @@ async function networkFirst(request) {
     return response;
   } catch (err) {
     const cached = await cache.match(request.url);
-    if (cached) return cached;
-    throw err;
+    if (!cached) throw err;
+    // Say so: the page shows "offline, as of <Date>" instead of passing an old price off as current.
+    const headers = new Headers(cached.headers);
+    headers.set("X-ATP-Offline", "1");
+    return new Response(await cached.blob(), { status: cached.status, statusText: cached.statusText, headers });
   }
 }
 
@@ -98,7 +103,7 @@ async function navigation(request) {
   } catch {
     // Every app route renders from the same shell; offline, the shell reads listings from the cache.
     const shell = await caches.match("/static/index.html");
-    if (shell && /^\/(listings\/|$|search|saved|dashboard)/.test(url.pathname)) return shell;
+    if (shell && /^\/(listings\/|$|search|saved|dashboard|holds)/.test(url.pathname)) return shell;
     return (await caches.match("/offline.html")) || new Response("Offline", { status: 503 });
   }
 }

@@ -105,3 +105,33 @@ export function formData(form) {
   for (const [key, value] of new FormData(form)) if (typeof value === "string" && value.trim() !== "") out[key] = value.trim();
   return out;
 }
+
+/** A date with the reader's time zone spelled out ("5 Dec 2026, 14:30 CET"). */
+export function whenZoned(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso
+    : date.toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+}
+
+/** "47 h 12 min 09 s left", "4 min 05 s left", "expired". */
+export function timeLeft(iso, now = Date.now()) {
+  const ms = new Date(iso).getTime() - now;
+  if (!(ms > 0)) return "expired";
+  const s = Math.floor(ms / 1000);
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  if (hours) return `${hours} h ${String(minutes).padStart(2, "0")} min ${String(s % 60).padStart(2, "0")} s left`;
+  return `${minutes} min ${String(s % 60).padStart(2, "0")} s left`;
+}
+
+/** A span that counts down to `iso` every second while it is on the page. */
+export function countdown(iso, attrs = {}) {
+  const el = h("span", { class: "countdown", ...attrs }, timeLeft(iso));
+  const timer = setInterval(() => {
+    if (!el.isConnected && el.dataset.started) { clearInterval(timer); return; }
+    el.dataset.started = "1";
+    el.textContent = timeLeft(iso);
+  }, 1000);
+  return el;
+}

@@ -17,7 +17,7 @@ export async function accountView(main) {
   const identityBox = h("div", { class: "stack", id: "identities" });
   main.append(h("h1", {}, "My account"),
     h("section", { class: "card", "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title" }, "Profile"),
-      h("dl", { class: "specs" }, [["Email", user.email], ["Company", user.companyName], ["Account type", user.userType],
+      h("dl", { class: "specs" }, [["Email", user.email], ["Account ID (for your broker)", user.id], ["Company", user.companyName], ["Account type", user.userType],
         ["Verification level", user.verificationLevel], ["Roles", (roles || []).join(", ")]].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v ?? ""))]))),
     h("section", { class: "card", "aria-labelledby": "idp-title" }, h("h2", { id: "idp-title" }, "Sign-in providers"), identityBox),
     h("section", { class: "card", "aria-labelledby": "totp-title" }, h("h2", { id: "totp-title" }, "Two-factor authentication"), totpBox),

@@ -12,15 +12,20 @@ export async function adminView(main) {
   const listings = h("tbody", { id: "admin-listings" });
   const userFilter = h("select", { name: "status" }, [["", "All"], ["active", "Active"], ["suspended", "Suspended"], ["pending", "Pending"]].map(([v, t]) => h("option", { value: v }, t)));
   const listingFilter = h("select", { name: "status" }, [["active", "Active"], ["on_hold", "On hold"], ["suspended", "Suspended"]].map(([v, t]) => h("option", { value: v }, t)));
-  main.append(h("h1", {}, "Administration"),
+  // The sections appear together once their first data is in (a page that grows while it loads shifts
+  // under the reader: CLS); the reports panel, loading on its own, goes last so it pushes nothing down.
+  const loading = h("p", { class: "muted", id: "admin-loading" }, "Loading…");
+  const body = h("div", { class: "stack", hidden: true });
+  main.append(h("h1", {}, "Administration"), loading, body);
+  body.append(
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Verification queue"), queue),
-    moderationPanel(),
     h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), field("Show users", userFilter),
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Email", "Type", "Level", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), users))),
     h("section", { class: "card", "aria-labelledby": "listings-title" }, h("h2", { id: "listings-title" }, "Listings"), field("Show listings", listingFilter),
-      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Aircraft", "Tail", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), listings))));
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Aircraft", "Tail", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), listings))),
+    moderationPanel());
+  // The risk flags load on their own: placed after the sections once those are shown.
   const risk = riskAdminSection();
-  main.append(risk);
 
   async function loadQueue() {
     const result = await optional("/api/admin/verifications?status=manual_review");
@@ -95,5 +100,8 @@ export async function adminView(main) {
   userFilter.addEventListener("change", loadUsers);
   listingFilter.addEventListener("change", loadListings);
   await Promise.all([loadQueue(), loadUsers(), loadListings()]);
+  loading.remove();
+  body.hidden = false;
+  main.append(risk);
   return () => risk.stop();
 }

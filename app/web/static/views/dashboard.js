@@ -13,6 +13,16 @@ const FILTER_KEY = "atp.dashboard.filters";
 const SOUND_KEY = "atp.dashboard.sound";
 const FEED_MAX = 200;
 const CONTENDED = new Set(["hold.contended", "reservation.conflict", "waitlist.promoted"]);
+// What a broker reads instead of the event codes (the code stays in data-type).
+const LABELS = {
+  "listing.created": "New listing", "listing.price_changed": "Price", "listing.status_changed": "Status",
+  "listing.updated": "Updated", "hold.placed": "On hold", "hold.released": "Hold released", "hold.expired": "Hold expired",
+  "reservation.created": "Reserved", "reservation.expired": "Reservation ended", "reservation.conflict": "Conflict",
+  "hold.contended": "Contended", "waitlist.promoted": "Waitlist", "verification.progress": "Check",
+  "verification.status_changed": "Verification", "notification.created": "Notice",
+};
+// A price or status change also sends listing.updated naming the same fields: one row per change.
+const COVERED = new Set(["price", "status", "version", "updatedAt", "hold"]);
 
 function loadFilters() {
   try { return JSON.parse(localStorage.getItem(FILTER_KEY)) || {}; } catch { return {}; }
@@ -77,10 +87,34 @@ export async function dashboardView(main) {
       h("div", { class: "stack" },
         h("section", { class: "card panel", "aria-labelledby": "res-title" }, h("h2", { id: "res-title" }, "Clients' reservations and holds"),
           h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Listing"), h("th", { scope: "col" }, "Client"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Until"))), reservations))),
+        reserveForm(),
         h("section", { class: "card panel", "aria-labelledby": "conf-title" }, h("h2", { id: "conf-title" }, "Conflicts"), conflicts),
         h("section", { class: "card panel", "aria-labelledby": "ver-title" }, h("h2", { id: "ver-title" }, "Verification progress"), verifications),
         notesPanel)));
   if (me) main.append(marketMovementSection(me));
+
+  /** Register a client's reservation (POST /api/reservations): client account, aircraft, days. */
+  function reserveForm() {
+    const client = h("input", { name: "buyerId", id: "reserve-client", required: true, placeholder: "client's account ID", autocomplete: "off" });
+    const listing = h("input", { name: "listing", id: "reserve-listing", required: true, placeholder: "listing link or ID", autocomplete: "off" });
+    const days = h("input", { name: "days", id: "reserve-days", type: "number", min: 1, max: 365, value: 30 });
+    const result = h("div", { id: "reserve-result", "aria-live": "polite" });
+    const form = h("form", { class: "stack", "aria-label": "Reserve for a client", onsubmit: async (event) => {
+      event.preventDefault();
+      const listingId = (listing.value.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i) || [""])[0];
+      if (!listingId) { replace(result, notice("bad", "Paste the listing's link or ID.")); return; }
+      try {
+        await api("/api/reservations", { method: "POST", body: { buyerId: client.value.trim(), listingId, days: Number(days.value) || 30 } });
+        replace(result, notice("ok", `Reserved ${known.get(listingId) ? listingName(known.get(listingId)) : "the aircraft"} for your client for ${Number(days.value) || 30} days.`));
+        form.reset();
+        loadReservations();
+      } catch (err) {
+        replace(result, notice("bad", errorText(err)));
+      }
+    } }, field("Client's account ID", client, "Your client finds it under My account."), field("Aircraft", listing), field("Days", days),
+    h("button", { type: "submit" }, "Reserve"), result);
+    return h("section", { class: "card panel", "aria-labelledby": "reserve-title" }, h("h2", { id: "reserve-title" }, "Reserve for a client"), form);
+  }
 
   function drawCounters() {
     const s = realtime.stats;
@@ -116,8 +150,11 @@ export async function dashboardView(main) {
 
   function addRow(list, frame, text) {
     const contended = CONTENDED.has(frame.type);
-    const row = h("li", { class: contended ? "contended" : "", dataset: { eventId: frame.id, seq: frame.seq, type: frame.type, channel: frame.channel, listingId: frame.data?.listingId || "" } },
-      h("span", { class: "evtype" }, frame.type), h("span", {}, text), h("span", { class: "when" }, clock(frame.occurredAt)));
+    const listingId = frame.data?.listingId;
+    const row = h("li", { class: contended ? "contended" : "", dataset: { eventId: frame.id, seq: frame.seq, type: frame.type, channel: frame.channel, listingId: listingId || "" } },
+      h("span", { class: "evtype", title: frame.type }, LABELS[frame.type] || frame.type),
+      listingId ? h("a", { href: `/listings/${listingId}` }, text) : h("span", {}, text),
+      h("span", { class: "when" }, clock(frame.occurredAt)));
     list.prepend(row);
     while (list.children.length > FEED_MAX) list.lastElementChild.remove();
     if (contended) {
@@ -132,6 +169,7 @@ export async function dashboardView(main) {
     if (d.listing) known.set(d.listingId, { ...known.get(d.listingId), ...d.listing });
     else if (frame.type === "listing.price_changed" && known.has(d.listingId)) known.get(d.listingId).price = d.newPrice;
     if (!matches(known.get(d.listingId))) return;
+    if (frame.type === "listing.updated" && (d.changed || []).every((name) => COVERED.has(name))) return;
     addRow(feed, frame, describe(frame));
     shown.events += 1;
     drawCounters();
@@ -156,6 +194,25 @@ export async function dashboardView(main) {
       const page = await api("/api/listings?sort=newest&limit=100");
       page.items.forEach((l) => known.set(l.id, l));
     } catch { /* the feed still works without names */ }
+  }
+
+  /** The feed opens on the market as it is: what is on hold right now, newest listings' prices. */
+  async function drawCurrentState() {
+    const held = await optional("/api/listings?status=on_hold&limit=50");
+    const rows = [];
+    if (held.ok) {
+      for (const l of held.data.items) {
+        known.set(l.id, { ...known.get(l.id), ...l });
+        if (!matches(l)) continue;
+        rows.push(h("li", { class: "state", dataset: { state: "on_hold", listingId: l.id } },
+          h("span", { class: "evtype" }, "On hold now"),
+          h("a", { href: `/listings/${l.id}` }, `${listingName(l)}${l.hold?.expiresAt ? ` until ${when(l.hold.expiresAt)}` : ""}`),
+          h("span", { class: "when" }, `as of ${clock()}`)));
+      }
+    }
+    rows.push(h("li", { class: "state muted small", dataset: { state: "start" } }, h("span", { class: "evtype" }, "Now"),
+      h("span", {}, `${held.ok ? held.data.items.length : "?"} aircraft on hold; live changes appear above.`)));
+    feed.append(...rows);
   }
 
   async function loadNotifications() {
@@ -210,7 +267,7 @@ export async function dashboardView(main) {
     realtime.onStatus(drawCounters),
   ];
   await loadListings();
-  await Promise.all([loadReservations(), loadNotifications()]);
+  await Promise.all([loadReservations(), loadNotifications(), drawCurrentState()]);
   const ticker = setInterval(drawCounters, 2000);
   return () => { stops.forEach((stop) => stop()); inbox.stop(); clearInterval(ticker); };
 }

@@ -1,17 +1,72 @@
 // Listing page: specs, photos, price history, live updates on listing:<id>, holds and the waitlist.
 
-import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../api.js";
+import { ApiError, api, currentUser, hasRole, isLoggedIn, optional, responseMeta } from "../api.js";
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
 import { marketSection } from "./market.js";
-import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
+import { clock, countdown, errorText, flash, h, listingName, money, notice, replace, statusPill, when, whenZoned } from "../ui.js";
 
 const SPEC_LABELS = {
   engineType: "Engine", engineHours: "Engine hours", avionics: "Avionics", interiorConfiguration: "Interior",
   exteriorColor: "Exterior", maxPassengers: "Passengers", maxRangeNm: "Range (nm)", maxSpeedKts: "Speed (kts)",
   usefulLoadLbs: "Useful load (lbs)", category: "Category",
 };
+
+/** Full-screen photo viewer: arrows and swipes move, Escape (or Close) leaves; a native <dialog>. */
+function openViewer(listing, start) {
+  const images = listing.images || [];
+  if (!images.length) return;
+  let index = start;
+  const picture = h("img", { class: "viewer-img", id: "viewer-img", alt: "", draggable: "false" });
+  const counter = h("p", { class: "viewer-count", id: "viewer-count", "aria-live": "polite" });
+  const show = (i) => {
+    index = (i + images.length) % images.length;
+    const img = images[index];
+    picture.src = img.largeUrl || img.url || img.thumbnailUrl;
+    picture.alt = `${listingName(listing)}, photo ${index + 1} of ${images.length}`;
+    counter.textContent = `${index + 1} / ${images.length}`;
+  };
+  const dialog = h("dialog", { class: "viewer", id: "viewer", "aria-label": `Photos of ${listingName(listing)}` },
+    h("div", { class: "viewer-bar" }, counter,
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.requestFullscreen?.().catch(() => {}) }, "Full screen"),
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Close")),
+    h("div", { class: "viewer-stage" },
+      h("button", { type: "button", class: "viewer-prev", "aria-label": "Previous photo", onclick: () => show(index - 1) }, "‹"),
+      picture,
+      h("button", { type: "button", class: "viewer-next", "aria-label": "Next photo", onclick: () => show(index + 1) }, "›")));
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight") { event.preventDefault(); show(index + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); show(index - 1); }
+  });
+  let startX = null;
+  picture.addEventListener("pointerdown", (event) => { startX = event.clientX; });
+  dialog.addEventListener("pointerup", (event) => {
+    if (startX !== null && Math.abs(event.clientX - startX) > 40) show(index + (event.clientX < startX ? 1 : -1));
+    startX = null;
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  show(start);
+  dialog.showModal();
+}
+
+/** The proof behind the badge: which checks the aircraft passed and when (GET …/verification). */
+function verifiedBox(listing) {
+  const box = h("section", { class: "verified-box", id: "verified", "aria-labelledby": "verified-title" });
+  if (!listing.verified) {
+    box.append(h("p", { class: "muted small", id: "verified-title" }, "Not verified yet: the seller has not completed ATP's aircraft verification."));
+    return box;
+  }
+  box.append(h("h2", { id: "verified-title", class: "verified-badge" }, "✓ Verified aircraft"));
+  optional(`/api/listings/${listing.id}/verification`).then((result) => {
+    if (!result.ok) return;
+    const v = result.data;
+    if (v.verifiedAt) box.append(h("p", { class: "small" }, `Verified by ATP on ${when(v.verifiedAt)}${v.tailNumber ? ` for ${v.tailNumber}` : ""}.`));
+    if (v.checks.length) box.append(h("ul", { class: "checks small" }, v.checks.map((c) => h("li", {}, `✓ ${c.label}`, c.passedAt ? h("span", { class: "muted" }, ` — ${when(c.passedAt)}`) : null))));
+  });
+  return box;
+}
 
 export async function listingView(main, { id }) {
   let listing;
@@ -24,6 +79,11 @@ export async function listingView(main, { id }) {
   }
   const user = currentUser();
   const state = { listing, history: [], myHold: null, waitlist: null, outcome: null };
+  const origin = responseMeta.get(`/api/listings/${encodeURIComponent(id)}`);
+  const offlineNote = origin?.offline
+    ? notice("warn", `You are offline: price and status as of ${origin.date ? when(origin.date) : "your last visit"}. They may have changed since.`)
+    : null;
+  if (offlineNote) offlineNote.id = "offline-note";
 
   const title = h("h1", { id: "listing-title" });
   const price = h("p", { class: "price", id: "listing-price", dataset: { testid: "price" }, "aria-live": "polite" });
@@ -35,12 +95,13 @@ export async function listingView(main, { id }) {
   const chartBox = h("section", { "aria-labelledby": "history-title", class: "hidden" }, h("h2", { id: "history-title" }, "Price history"));
   let chart = null;
   const holdBox = h("section", { class: "card hold-box", id: "hold-box", "aria-labelledby": "hold-title" });
+  const proof = verifiedBox(listing);
 
   main.append(
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      gallery, holdBox, messageSellerBox(listing),
+      offlineNote, proof, gallery, holdBox, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox, marketSection(listing)));
@@ -52,7 +113,8 @@ export async function listingView(main, { id }) {
     price.textContent = money(l.price, l.currency);
     replace(status, statusPill(l.status));
     replace(gallery, (l.images || []).map((img, i) =>
-      h("a", { href: img.largeUrl || img.url, target: "_blank", rel: "noopener" },
+      h("a", { href: img.largeUrl || img.url, target: "_blank", rel: "noopener", dataset: { photo: i },
+        onclick: (event) => { event.preventDefault(); openViewer(l, i); } },
         h("img", { src: img.thumbnailUrl || img.url, alt: `${listingName(l)}, photo ${i + 1}`, loading: "lazy", width: img.width || 320, height: img.height || 240 }))));
     gallery.classList.toggle("hidden", !(l.images || []).length);
     const rows = [["Tail number", l.tailNumber], ["Year", l.yearManufactured], ["Total hours", l.hoursTotal?.toLocaleString("en-US")],
@@ -80,7 +142,9 @@ export async function listingView(main, { id }) {
     if (!isLoggedIn()) {
       parts.push(h("p", {}, h("a", { href: `/login?next=/listings/${l.id}` }, "Log in"), " as a verified buyer to hold this aircraft."));
     } else if (state.myHold) {
-      parts.push(notice("ok", `You hold this aircraft until ${when(state.myHold.expiresAt)}.`),
+      // One confirmation: the outcome of the click, or (on a later visit) the standing hold.
+      if (!state.outcome?.dataset.hold) parts.push(notice("ok", `You hold this aircraft until ${whenZoned(state.myHold.expiresAt)}.`));
+      parts.push(h("p", { class: "small" }, countdown(state.myHold.expiresAt, { id: "hold-countdown" }), " · ", h("a", { href: "/holds" }, "My holds and waitlists")),
         h("button", { type: "button", class: "secondary", id: "release-hold", onclick: releaseHold }, "Release hold"));
     } else if (state.waitlist) {
       parts.push(h("p", { id: "waitlist-position" }, `You are #${state.waitlist.position} on the waitlist.`),
@@ -106,7 +170,8 @@ export async function listingView(main, { id }) {
     try {
       const hold = await api(`/api/listings/${l().id}/holds`, { method: "POST", body: {}, headers: { "Idempotency-Key": crypto.randomUUID() } });
       state.myHold = hold;
-      outcome("ok", `You got it: the hold is yours until ${when(hold.expiresAt)}.`);
+      outcome("ok", `You got it: the hold is yours until ${whenZoned(hold.expiresAt)}.`);
+      state.outcome.dataset.hold = "1";
     } catch (err) {
       if (err instanceof ApiError && err.code === "listing_on_hold") {
         // The buyer asked for this aircraft: put them in line rather than leave them with nothing.

@@ -2,10 +2,16 @@
 
 import { api, isLoggedIn } from "../api.js";
 import { exportToExcel } from "./reports.js";
+import { navigate } from "../router.js";
 import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
 
-const FILTERS = ["manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "country", "sort"];
-const FACETS = "manufacturer,model,year,country";
+const FILTERS = ["category", "engineType", "manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "seatsMin", "rangeMin", "country", "near", "radiusKm", "sort"];
+const FACETS = "manufacturer,model,year,country,engineType";
+export const CATEGORIES = [["", "Any kind"], ["jet", "Jets (all)"], ["light_jet", "Light jets"], ["midsize_jet", "Midsize jets"],
+  ["super_midsize_jet", "Super-midsize jets"], ["large_jet", "Large jets"], ["turboprop", "Turboprops"],
+  ["piston_single", "Piston singles"], ["piston_twin", "Piston twins"], ["helicopter", "Helicopters"]];
+const ENGINES = [["", "Any engine"], ["jet", "Jet"], ["turboprop", "Turboprop"], ["piston", "Piston"], ["turboshaft", "Turboshaft"], ["electric", "Electric"]];
+const options = (pairs, current) => pairs.map(([value, text]) => h("option", { value, selected: (current || "") === value }, text));
 
 export function resultCard(listing) {
   const image = listing.images?.[0];
@@ -16,7 +22,8 @@ export function resultCard(listing) {
     picture,
     h("div", {},
       h("a", { class: "title", href: `/listings/${listing.id}` }, listingName(listing)),
-      h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status)),
+      h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status),
+        listing.verified ? h("span", { class: "status-pill verified-pill", title: "Registry, sanctions and documents checked by ATP" }, "✓ Verified") : null),
       h("div", { class: "muted small" }, `${listing.tailNumber} · ${listing.hoursTotal.toLocaleString("en-US")} h · ${listing.locationCity}, ${listing.locationCountry}`)));
 }
 
@@ -24,6 +31,12 @@ export async function searchView(main, _params, query) {
   document.title = "Search aircraft — ATP";
   const q = h("input", { type: "search", name: "q", id: "q", autocomplete: "off", placeholder: "e.g. cesna 172, citation, G650", value: query.get("q") || "" });
   const inputs = {
+    category: h("select", { name: "category" }, options(CATEGORIES, query.get("category"))),
+    engineType: h("select", { name: "engineType" }, options(ENGINES, query.get("engineType"))),
+    seatsMin: h("input", { name: "seatsMin", type: "number", inputmode: "numeric", min: 0, max: 1000, value: query.get("seatsMin") || "" }),
+    rangeMin: h("input", { name: "rangeMin", type: "number", inputmode: "numeric", min: 0, max: 20000, step: 100, value: query.get("rangeMin") || "" }),
+    near: h("input", { name: "near", placeholder: "40.64,-73.78", pattern: "-?\\d+(\\.\\d+)?,\\s*-?\\d+(\\.\\d+)?", value: query.get("near") || "" }),
+    radiusKm: h("input", { name: "radiusKm", type: "number", inputmode: "numeric", min: 1, max: 20000, value: query.get("radiusKm") || "" }),
     manufacturer: h("input", { name: "manufacturer", value: query.get("manufacturer") || "" }),
     yearMin: h("input", { name: "yearMin", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMin") || "" }),
     yearMax: h("input", { name: "yearMax", type: "number", inputmode: "numeric", min: 1903, max: 2100, value: query.get("yearMax") || "" }),
@@ -38,31 +51,53 @@ export async function searchView(main, _params, query) {
   const results = h("ul", { class: "results", id: "results", "aria-label": "Search results" });
   const facets = h("div", { class: "facets", "aria-label": "Refine by" });
   const message = h("div");
-  const saveButton = h("button", { type: "button", class: "secondary", hidden: !isLoggedIn() }, "Save this search");
+  const more = h("button", { type: "button", class: "secondary", id: "more-results", hidden: true }, "Show more");
+  const sortTop = h("select", { name: "sortTop", id: "sort-top" },
+    [["", "Best match"], ["newest", "Newest"], ["price_asc", "Price: low to high"], ["price_desc", "Price: high to low"], ["year_desc", "Year: newest"], ["hours_asc", "Hours: lowest"]]
+      .map(([value, text]) => h("option", { value, selected: (query.get("sort") || "") === value }, text)));
+  // Anonymous people get a log-in link instead of a button that can only fail.
+  const saveButton = isLoggedIn()
+    ? h("button", { type: "button", class: "secondary", id: "save-search" }, "Save this search")
+    : h("a", { class: "button secondary", id: "save-search-login", href: "/login" }, "Log in to save this search");
 
+  // Radius search needs a point: typed, or the browser's location when the person allows it.
+  const locate = "geolocation" in navigator ? h("button", { type: "button", class: "secondary", onclick: () => {
+    navigator.geolocation.getCurrentPosition((pos) => {
+      inputs.near.value = `${pos.coords.latitude.toFixed(3)},${pos.coords.longitude.toFixed(3)}`;
+      if (!inputs.radiusKm.value) inputs.radiusKm.value = "500";
+      run();
+    }, () => toast("Your location is not available."));
+  } }, "Use my location") : null;
   const form = h("form", { class: "stack", role: "search", onsubmit: (e) => { e.preventDefault(); run(); } },
     h("div", { class: "search-bar" }, field("Search aircraft", q)),
     h("details", { open: window.matchMedia("(min-width: 48rem)").matches },
       h("summary", {}, "Filters"),
       h("div", { class: "filters" },
+        field("Kind of aircraft", inputs.category), field("Engine", inputs.engineType),
         field("Manufacturer", inputs.manufacturer), field("Year from", inputs.yearMin), field("Year to", inputs.yearMax),
-        field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax), field("Country (ISO code)", inputs.country),
+        field("Max price (USD)", inputs.priceMax), field("Max hours", inputs.hoursMax),
+        field("Min seats", inputs.seatsMin), field("Min range (nm)", inputs.rangeMin), field("Country (ISO code)", inputs.country),
+        field("Near (lat,lon)", inputs.near), field("Within (km)", inputs.radiusKm), locate,
         field("Sort by", inputs.sort))),
     h("div", { class: "row" }, h("button", { type: "submit" }, "Search"), saveButton,
       h("button", { type: "button", class: "secondary", id: "export-excel", hidden: !isLoggedIn(), onclick: () => exportToExcel(params()) }, "Export to Excel")));
 
   main.append(h("h1", {}, "Find an aircraft"),
-    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message, summary, results)));
+    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message,
+      h("div", { class: "results-head" }, summary, field("Sort", sortTop)), results, h("div", { class: "row more-row" }, more))));
 
   let controller = null;
   let shown = null; // the query whose results are on screen: the same query again changes nothing
+  let nextCursor = null;
+  let total = 0;
   function params() {
     const out = new URLSearchParams();
     if (q.value.trim()) out.set("q", q.value.trim());
     for (const name of FILTERS) {
       const value = inputs[name].value.trim();
-      if (value) out.set(name, name === "country" ? value.toUpperCase() : value);
+      if (value) out.set(name, name === "country" ? value.toUpperCase() : name === "near" ? value.replace(/\s+/g, "") : value);
     }
+    if (!(out.has("near") && out.has("radiusKm"))) { out.delete("near"); out.delete("radiusKm"); }
     return out;
   }
 
@@ -76,14 +111,16 @@ export async function searchView(main, _params, query) {
     const request = new URLSearchParams(search);
     request.set("facets", FACETS);
     request.set("limit", "20");
+    const mine = controller;
     try {
       const page = await api(`/api/search?${request}`, { signal: controller.signal });
+      if (mine !== controller) return; // a newer search started while this answer was on its way
       shown = search.toString();
       replace(message);
       replace(results, page.items.map(resultCard));
-      summary.textContent = page.items.length
-        ? `${page.estimatedTotal} aircraft${q.value.trim() ? ` for “${q.value.trim()}”` : ""}`
-        : "No aircraft match. Try fewer filters or another spelling.";
+      total = page.estimatedTotal;
+      nextCursor = page.nextCursor;
+      drawSummary();
       drawFacets(page.facets || {});
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -92,8 +129,40 @@ export async function searchView(main, _params, query) {
     }
   }
 
+  function drawSummary() {
+    const count = results.children.length;
+    const words = q.value.trim() ? ` for “${q.value.trim()}”` : "";
+    const all = Math.max(total, count);
+    summary.textContent = count
+      ? (count < all || nextCursor ? `Showing ${count} of ${all} aircraft${words}` : `${all} aircraft${words}`)
+      : "No aircraft match. Try fewer filters or another spelling.";
+    more.hidden = !nextCursor;
+    more.textContent = nextCursor ? `Show more (${Math.max(all - count, 0)} left)` : "Show more";
+    if (saveButton.tagName === "A") saveButton.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  }
+
+  async function loadMore() {
+    if (!nextCursor) return;
+    const request = params();
+    request.set("limit", "20");
+    request.set("cursor", nextCursor);
+    more.disabled = true;
+    try {
+      const page = await api(`/api/search?${request}`, { signal: controller?.signal });
+      const seen = new Set([...results.children].map((li) => li.dataset.listingId));
+      results.append(...page.items.filter((item) => !seen.has(item.id)).map(resultCard));
+      nextCursor = page.nextCursor;
+      drawSummary();
+    } catch (err) {
+      if (err.name !== "AbortError") replace(message, notice("bad", errorText(err)));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", loadMore);
+
   function drawFacets(all) {
-    const groups = [["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
+    const groups = [["engineType", "Engine", "engineType"], ["manufacturer", "Manufacturer", "manufacturer"], ["year", "Year", null], ["country", "Country", "country"]];
     replace(facets, groups.filter(([name]) => all[name] && Object.keys(all[name]).length).map(([name, title, target]) => {
       const entries = Object.entries(all[name]).sort((a, b) => b[1] - a[1]).slice(0, 8);
       return h("div", {}, h("h2", {}, title), h("ul", { class: "facet-list" }, entries.map(([value, count]) => {
@@ -108,25 +177,29 @@ export async function searchView(main, _params, query) {
     }));
   }
 
-  saveButton.addEventListener("click", async () => {
+  if (saveButton.tagName === "BUTTON") saveButton.addEventListener("click", async () => {
     const search = params();
     const saved = {};
     for (const [key, value] of search) {
       if (key === "sort") continue;
-      saved[key] = ["yearMin", "yearMax", "hoursMax"].includes(key) ? Number(value) : value;
+      if (["category", "near", "radiusKm"].includes(key)) continue; // not part of a saved search
+      saved[key] = ["yearMin", "yearMax", "hoursMax", "seatsMin", "rangeMin"].includes(key) ? Number(value) : value;
     }
     const name = q.value.trim() || inputs.manufacturer.value.trim() || "My search";
     try {
       await api("/api/saved-searches", { method: "POST", body: { name, query: saved } });
       toast(`Saved “${name}”: new matches and price drops will notify you.`);
     } catch (err) {
-      toast(errorText(err));
+      if (err.status === 401) navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      else toast(errorText(err));
     }
   });
 
   const live = debounce(run, 250);
   q.addEventListener("input", live);
   for (const input of Object.values(inputs)) input.addEventListener("change", run);
+  inputs.sort.addEventListener("change", () => { sortTop.value = inputs.sort.value; });
+  sortTop.addEventListener("change", () => { inputs.sort.value = sortTop.value; run(); });
   await run();
   return () => controller?.abort();
 }

@@ -17,6 +17,47 @@ const FIELDS = [
   ["locationCity", "City", { required: true }],
 ];
 const NUMBERS = new Set(["yearManufactured", "hoursTotal"]);
+// The specifications the listing page shows (Specifications in app/listings/schemas.py).
+const SPEC_FIELDS = [
+  ["category", "Category", "select", [["", "—"], ["piston_single", "Piston single"], ["piston_twin", "Piston twin"], ["turboprop", "Turboprop"],
+    ["light_jet", "Light jet"], ["midsize_jet", "Midsize jet"], ["super_midsize_jet", "Super-midsize jet"], ["large_jet", "Large jet"], ["helicopter", "Helicopter"]]],
+  ["engineType", "Engine", "select", [["", "—"], ["piston", "Piston"], ["turboprop", "Turboprop"], ["jet", "Jet"], ["turboshaft", "Turboshaft"], ["electric", "Electric"]]],
+  ["engineHours", "Engine hours (since overhaul)", "number", { min: 0, max: 200000 }],
+  ["maxPassengers", "Passengers", "number", { min: 0, max: 1000 }],
+  ["maxRangeNm", "Range (nm)", "number", { min: 0, max: 20000 }],
+  ["maxSpeedKts", "Speed (kts)", "number", { min: 0, max: 2000 }],
+  ["usefulLoadLbs", "Useful load (lbs)", "number", { min: 0, max: 1000000 }],
+  ["interiorConfiguration", "Interior", "text", { maxlength: 100, placeholder: "e.g. 8-seat club, refreshed 2022" }],
+  ["exteriorColor", "Exterior", "text", { maxlength: 50, placeholder: "e.g. white with blue stripes" }],
+];
+
+function specInputs(specs = {}) {
+  const inputs = {};
+  const rows = SPEC_FIELDS.map(([name, label, kind, extra]) => {
+    const id = `s-${name}`;
+    if (kind === "select") {
+      inputs[name] = h("select", { name, id }, extra.map(([value, text]) => h("option", { value, selected: (specs[name] ?? "") === value }, text)));
+    } else {
+      inputs[name] = h("input", { name, id, type: kind, ...(kind === "number" ? { inputmode: "numeric" } : {}), ...extra, value: specs[name] ?? "" });
+    }
+    return field(label, inputs[name]);
+  });
+  inputs.avionics = h("textarea", { name: "avionics", id: "s-avionics", rows: 3 });
+  inputs.avionics.value = (specs.avionics || []).join("\n");
+  const box = h("fieldset", {}, h("legend", {}, "Specifications"), h("div", { class: "grid-2" }, rows),
+    field("Avionics (one per line)", inputs.avionics));
+  const read = () => {
+    const out = { ...specs }; // keeps what the form does not show (coordinates)
+    for (const [name, , kind] of SPEC_FIELDS) {
+      const value = inputs[name].value.trim();
+      if (value === "") delete out[name];
+      else out[name] = kind === "number" ? Number(value) : value;
+    }
+    out.avionics = inputs.avionics.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    return out;
+  };
+  return { box, read };
+}
 
 export async function sellView(main, { id } = {}) {
   return id ? editView(main, id) : overview(main);
@@ -34,14 +75,24 @@ async function overview(main) {
   }), h("h2", {}, "My listings"), list);
   try {
     const page = await api(`/api/listings?sellerId=${me.id}&limit=100&status=draft&status=active&status=on_hold&status=under_contract&status=sold&status=suspended&status=expired`);
+    const statsOf = new Map();
     replace(list, page.items.length ? page.items.map((l) => {
-      const stats = h("span", { class: "muted small" });
-      optional(`/api/listings/${l.id}/stats`).then((r) => {
-        if (r.ok) stats.textContent = `${r.data.views} views · ${r.data.activeHold ? "on hold" : "no hold"} · ${r.data.waitlistLength} waiting`;
-      });
+      const stats = h("span", { class: "muted small", dataset: { statsFor: l.id } });
+      statsOf.set(l.id, stats);
       return h("li", { class: "card" }, h("div", { class: "row" }, h("a", { href: `/sell/${l.id}` }, listingName(l)), statusPill(l.status),
         h("span", { class: "price" }, money(l.price, l.currency))), stats);
     }) : h("li", { class: "muted" }, "Nothing listed yet."));
+    // One request for every listing's stats (not one per listing).
+    if (statsOf.size) {
+      const ids = new URLSearchParams([...statsOf.keys()].map((id) => ["ids", id]));
+      optional(`/api/listings/stats?${ids}`).then((r) => {
+        if (!r.ok) return;
+        for (const [id, s] of Object.entries(r.data)) {
+          const el = statsOf.get(id);
+          if (el) el.textContent = `${s.views} views · ${s.activeHold ? "on hold" : "no hold"} · ${s.waitlistLength} waiting`;
+        }
+      });
+    }
   } catch (err) {
     replace(message, notice("bad", errorText(err)));
   }
@@ -57,6 +108,7 @@ function listingForm(listing, onSave) {
   });
   inputs.description = h("textarea", { name: "description", rows: 4 });
   inputs.description.value = listing?.description || "";
+  const specs = specInputs(listing?.specifications || {});
   const form = h("form", { class: "stack card", "aria-label": listing ? "Edit listing" : "New listing", onsubmit: async (event) => {
     event.preventDefault();
     const body = {};
@@ -66,13 +118,17 @@ function listingForm(listing, onSave) {
       body[name] = NUMBERS.has(name) ? Number(value) : ["currency", "locationCountry", "tailNumber"].includes(name) ? value.toUpperCase() : value;
     }
     if (listing) for (const key of Object.keys(body)) if (String(listing[key] ?? "") === String(body[key])) delete body[key];
+    const specifications = specs.read();
+    if (!listing || JSON.stringify(specifications) !== JSON.stringify({ ...listing.specifications, avionics: listing.specifications?.avionics || [] })) {
+      body.specifications = specifications;
+    }
     try {
       await onSave(body);
       replace(message, notice("ok", "Saved."));
     } catch (err) {
       replace(message, notice("bad", errorText(err)));
     }
-  } }, h("h2", {}, listing ? "Details" : "New listing"), h("div", { class: "grid-2" }, rows), field("Description", inputs.description), message,
+  } }, h("h2", {}, listing ? "Details" : "New listing"), h("div", { class: "grid-2" }, rows), specs.box, field("Description", inputs.description), message,
   h("button", { type: "submit" }, listing ? "Save changes" : "Publish listing"));
   return form;
 }
