@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from piccolo.engine.postgres import PostgresEngine
 from app.core import tracing
 from db.piccolo_conf import DB
 
+log = logging.getLogger("atp.outbox")
+
 OUTBOX_NOTIFY_CHANNEL = "atp_outbox"
 
 # Every transaction that writes outbox rows holds this advisory lock (shared) from before its rows
@@ -22,8 +25,8 @@ OUTBOX_NOTIFY_CHANNEL = "atp_outbox"
 # which positions are final (app/core/consumers.py `committed_bound`).
 OUTBOX_FENCE_KEY = 0x61_74_70_6F  # "atpo"
 
-# The fence, the rows and the relay's wake-up in one round trip; the NOTIFY is delivered only if the
-# transaction commits. `$6` turns off the commit's disk flush for this transaction only.
+# The fence and the rows in one round trip. `$6` turns off the commit's disk flush for this
+# transaction only.
 _INSERT_OUTBOX = f"""
 WITH fence AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({OUTBOX_FENCE_KEY})),
 inserted AS (
@@ -31,9 +34,17 @@ inserted AS (
     SELECT e.* FROM fence,
         unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $7::text[]) AS e
 )
-SELECT pg_notify('{OUTBOX_NOTIFY_CHANNEL}', ''),
-       CASE WHEN $6::bool THEN set_config('synchronous_commit', 'off', true) END
+SELECT CASE WHEN $6::bool THEN set_config('synchronous_commit', 'off', true) END
 """
+
+# The relay's wake-up, sent after the commit in a transaction of its own. A NOTIFY takes a database-wide
+# lock at commit and holds it until the commit is on disk, so every writer that notified inside its own
+# transaction waited for the others' WAL flushes one after another (no group commit): sends saturated at
+# ~330/s with `Lock:object` the main wait (bench/messaging.py). Alone, the notice commits without waiting
+# for the disk; were it lost, the relay's poll (`ATP_RT_RELAY_POLL_S`) still finds the rows.
+_WAKE_RELAY = (
+    f"SELECT set_config('synchronous_commit', 'off', true), pg_notify('{OUTBOX_NOTIFY_CHANNEL}', '')"
+)
 
 
 def engine() -> PostgresEngine:
@@ -75,7 +86,7 @@ class UnitOfWork:
     """One transaction; events emitted inside it reach the outbox in that same transaction.
 
     Usage: `async with UnitOfWork() as uow: ... uow.emit(event, channels)`. On success the
-    outbox rows are inserted and `NOTIFY atp_outbox` is queued before COMMIT, so the relay
+    outbox rows are inserted before COMMIT and `NOTIFY atp_outbox` follows it, so the relay
     never sees an event whose change was rolled back, and never misses one that committed.
     """
 
@@ -94,13 +105,17 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None and self._events:
+        wrote_events = exc_type is None and bool(self._events)
+        if wrote_events:
             try:
                 await self._flush_events()
             except BaseException as flush_error:
                 await self._transaction.__aexit__(type(flush_error), flush_error, flush_error.__traceback__)
                 raise
-        return await self._transaction.__aexit__(exc_type, exc, tb)
+        suppressed = await self._transaction.__aexit__(exc_type, exc, tb)
+        if wrote_events:
+            await _wake_relay()
+        return suppressed
 
     def emit(self, event: msgspec.Struct, channels: Iterable[str]) -> uuid.UUID:
         """Queue `event` for each channel; it is written to the outbox at commit."""
@@ -128,6 +143,14 @@ class UnitOfWork:
             [e.traceparent for e in events],
         )
         self._events = []
+
+
+async def _wake_relay() -> None:
+    """Tell the relay that committed outbox rows are waiting (best effort: the change is committed)."""
+    try:
+        await fetch(_WAKE_RELAY)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning("outbox: relay wake-up not sent (%s); its poll will find the rows", type(exc).__name__)
 
 
 async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
