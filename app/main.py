@@ -25,6 +25,7 @@ from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging, request_id_middleware
 from app.core.openapi import document_problem_responses, fix_options_allow_headers
 from app.core.security_headers import security_headers_middleware
+from app.payments.providers import build_provider
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
 
@@ -35,6 +36,7 @@ def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
+    from app.deals.controllers import DealController, OfferController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
@@ -44,6 +46,7 @@ def _routers() -> list:
         PushController,
         TelegramController,
     )
+    from app.payments.controllers import LedgerAdminController, PaymentController, PlanController
     from app.realtime import realtime_handlers
     from app.reservations.controllers import HoldController, ReservationController
     from app.search.controllers import SavedSearchController, SearchController
@@ -74,6 +77,11 @@ def _routers() -> list:
         WebhookController,
         VerificationController,
         VerificationAdminController,
+        OfferController,
+        DealController,
+        PlanController,
+        PaymentController,
+        LedgerAdminController,
         *web_handlers(),
     ]
 
@@ -149,4 +157,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     fix_options_allow_headers(app)
     app.state.settings = settings
     app.state.signer = signer
+    app.state.payments = build_provider(settings)
     return app

@@ -57,6 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # secrets at rest (issue 19): `kid:base64key,...`, the first seals; or a file holding the same
     encryption_keys: str = ""
     encryption_keys_file: str = ""
+    # payments (issue 14): Stripe when the secret key is set, otherwise the sandbox posting to our webhook
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = "whsec_atp_sandbox_development"
+    sandbox_webhook_url: str = "http://127.0.0.1:8000/api/payments/webhooks/stripe"
 
     @property
     def is_production(self) -> bool:
@@ -122,6 +126,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         oidc_providers=load_oidc_providers(env),
         encryption_keys=env.get("ATP_ENCRYPTION_KEYS", ""),
         encryption_keys_file=env.get("ATP_ENCRYPTION_KEYS_FILE", ""),
+        stripe_secret_key=env.get("ATP_STRIPE_SECRET_KEY", ""),
+        stripe_webhook_secret=env.get("ATP_STRIPE_WEBHOOK_SECRET", "whsec_atp_sandbox_development"),
+        sandbox_webhook_url=env.get(
+            "ATP_SANDBOX_WEBHOOK_URL",
+            f"http://127.0.0.1:{env.get('PORT', '8000')}/api/payments/webhooks/stripe",
+        ),
     )
 
 

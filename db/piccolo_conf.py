@@ -44,5 +44,6 @@ APP_REGISTRY = AppRegistry(
         "db.notifications.piccolo_app",
         "db.webhooks.piccolo_app",
         "db.verification.piccolo_app",
+        "db.deals.piccolo_app",
     ]
 )

@@ -10,7 +10,7 @@ import msgspec
 from arq import cron, func
 from arq.connections import RedisSettings
 
-from workers import maintenance, notifications, photos, reservations, search, verification, webhooks
+from workers import deals, maintenance, notifications, photos, reservations, search, verification, webhooks
 
 
 def _encode_other(value: Any) -> Any:
@@ -80,6 +80,8 @@ class WorkerSettings:
         func(notifications.send_notification, keep_result=0, timeout=25),
         webhooks.prune_webhook_log,
         notifications.prune_notification_deliveries,
+        func(deals.expire_offer, timeout=20),
+        deals.sweep_offers,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -104,6 +106,8 @@ class WorkerSettings:
         cron(notifications.pump_notifications, second=set(range(60)), unique=True, timeout=30, keep_result=0),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
+        # Every 5 s: offers expire on time even when their own job was lost.
+        cron(deals.sweep_offers, second=set(range(2, 60, 5)), unique=True, run_at_startup=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown
