@@ -31,6 +31,9 @@ SHELL_PATHS = [
     "/notifications",
     "/saved",
     "/account",
+    "/offers",
+    "/deals/{deal_id:str}",
+    "/plans",
 ]
 
 _NO_CACHE = CacheControlHeader(no_cache=True)

@@ -9,8 +9,11 @@ import { accountView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
 import { loginView, registerView } from "./views/auth.js";
 import { dashboardView } from "./views/dashboard.js";
+import { dealView } from "./views/deal.js";
 import { listingView } from "./views/listing.js";
 import { notificationsView } from "./views/notifications.js";
+import { offersView } from "./views/offers.js";
+import { plansView } from "./views/plans.js";
 import { savedView } from "./views/saved.js";
 import { searchView } from "./views/search.js";
 import { sellView } from "./views/sell.js";
@@ -31,6 +34,7 @@ function drawNav() {
   const links = [["/", "Search"]];
   if (user) {
     links.push(["/saved", "Saved"]);
+    links.push(["/offers", "Offers"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
     if (hasRole("seller") || hasRole("broker") || hasRole("admin")) links.push(["/sell", "Sell"]);
     if (hasRole("admin")) links.push(["/admin", "Admin"]);
@@ -94,6 +98,9 @@ route("/verification", requireLogin(verificationView));
 route("/notifications", requireLogin(notificationsView));
 route("/saved", requireLogin(savedView));
 route("/account", requireLogin(accountView));
+route("/offers", requireLogin(offersView));
+route("/deals/:id", requireLogin(dealView));
+route("/plans", requireLogin(plansView));
 fallback(notFoundView);
 
 async function boot() {

@@ -3,6 +3,7 @@
 import { ApiError, api, currentUser, hasRole, isLoggedIn, optional } from "../api.js";
 import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
+import { offerPanel } from "./offers.js";
 import { clock, errorText, flash, h, listingName, money, notice, replace, statusPill, when } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -33,12 +34,13 @@ export async function listingView(main, { id }) {
   const chartBox = h("section", { "aria-labelledby": "history-title", class: "hidden" }, h("h2", { id: "history-title" }, "Price history"));
   let chart = null;
   const holdBox = h("section", { class: "card hold-box", id: "hold-box", "aria-labelledby": "hold-title" });
+  const offers = offerPanel(listing);
 
   main.append(
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      gallery, holdBox,
+      gallery, holdBox, offers.element,
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox));
@@ -234,7 +236,7 @@ export async function listingView(main, { id }) {
 
   drawListing();
   drawHold();
-  const stops = [realtime.subscribe(`listing:${listing.id}`, onEvent, { onReset: refetch })];
+  const stops = [realtime.subscribe(`listing:${listing.id}`, onEvent, { onReset: refetch }), offers.stop];
   if (user) stops.push(realtime.subscribe(`user:${user.id}`, onPersonal, { onReset: refetch }));
   await Promise.all([loadMine(), loadHistory()]);
   drawHistory();
