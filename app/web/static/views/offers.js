@@ -3,6 +3,7 @@
 
 import { ApiError, api, currentUser } from "../api.js";
 import { realtime } from "../realtime.js";
+import { navigate } from "../router.js";
 import { errorText, field, h, money, notice, replace, statusPill, toast, when } from "../ui.js";
 
 const NEGOTIATING = ["open", "countered"];
@@ -23,7 +24,8 @@ export function offerCard(offer, user, changed) {
     try {
       const result = await api(`/api/offers/${offer.id}/${path}`, { method: "POST", body });
       if (result?.deal) {
-        out.replaceChildren(notice("ok", "Accepted. ", h("a", { href: `/deals/${result.deal.id}`, class: "deal-link" }, "Open the deal")));
+        navigate(`/deals/${result.deal.id}`);  // the deal is the next step for both sides
+        return;
       }
       changed?.(result);
     } catch (err) {
