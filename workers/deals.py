@@ -23,3 +23,10 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         total += expired
         if expired < BATCH:
             return total
+
+
+async def lapse_subscriptions(ctx: dict[str, Any]) -> int:
+    """Subscriptions whose paid period ended: cancelled ones end, unpaid ones go past due."""
+    from app.payments import subscriptions
+
+    return await subscriptions.lapse_due()

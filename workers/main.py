@@ -82,6 +82,7 @@ class WorkerSettings:
         notifications.prune_notification_deliveries,
         func(deals.expire_offer, timeout=20),
         deals.sweep_offers,
+        deals.lapse_subscriptions,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -108,6 +109,7 @@ class WorkerSettings:
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
         # Every 5 s: offers expire on time even when their own job was lost.
         cron(deals.sweep_offers, second=set(range(2, 60, 5)), unique=True, run_at_startup=True, timeout=30),
+        cron(deals.lapse_subscriptions, second={50}, unique=True, timeout=60),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -109,7 +109,9 @@ class PaymentController(Controller):
         body = await request.body()
         event = verify(body, request.headers.get("stripe-signature"), settings.stripe_webhook_secret)
         provider = request.app.state.payments.name
-        applied = await service.apply_event(provider, event, body)
+        applied, refunds = await service.apply_event(provider, event, body)
+        for payment_id in refunds:  # money that arrived for a deal that had already fallen through
+            await service.refund_after_commit(request.app.state.payments, payment_id)
         return WebhookAck(received=True, duplicate=not applied)
 
     @get("/", security=SECURED, summary="Payments of a deal (its parties) or the caller's own")

@@ -113,8 +113,10 @@ async def list_payments(principal: Principal, deal_id: uuid.UUID | None) -> list
 # --- inbound provider events ---------------------------------------------------------------------
 
 
-async def apply_event(provider: str, event: dict[str, Any], raw: bytes) -> bool:
-    """Apply one verified provider event once; False when its id was seen before (nothing changes)."""
+async def apply_event(provider: str, event: dict[str, Any], raw: bytes) -> tuple[bool, list[uuid.UUID]]:
+    """Apply one verified provider event once: (False, []) when its id was seen before (nothing
+    changes); otherwise (True, payments to refund once this commits: a deposit that succeeded for a
+    deal that had already fallen through)."""
     event_id = str(event.get("id") or "")
     event_type = str(event.get("type") or "")
     obj = (event.get("data") or {}).get("object") or {}
@@ -128,20 +130,25 @@ async def apply_event(provider: str, event: dict[str, Any], raw: bytes) -> bool:
             raw.decode(),
         )
         if seen is None:
-            return False
+            return False, []
+        refunds: list[uuid.UUID] = []
         if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
             target = "succeeded" if event_type.endswith("succeeded") else "failed"
-            await _advance(uow, provider, str(obj.get("id") or ""), target)
+            await _advance(uow, provider, str(obj.get("id") or ""), target, refunds)
         elif event_type == "charge.refunded":
-            await _advance(uow, provider, str(obj.get("payment_intent") or obj.get("id") or ""), "refunded")
+            await _advance(
+                uow, provider, str(obj.get("payment_intent") or obj.get("id") or ""), "refunded", refunds
+            )
         elif event_type in ("invoice.paid", "customer.subscription.updated", "customer.subscription.deleted"):
             from app.payments import subscriptions
 
             await subscriptions.apply(uow, provider, event_type, event_id, obj)
-        return True
+        return True, refunds
 
 
-async def _advance(uow: UnitOfWork, provider: str, provider_payment_id: str, target: str) -> None:
+async def _advance(
+    uow: UnitOfWork, provider: str, provider_payment_id: str, target: str, refunds: list[uuid.UUID]
+) -> None:
     """Move a payment up to `target` (never down) with every effect of each step it passes."""
     payment = await uow.conn.fetchrow(
         "SELECT * FROM payments WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
@@ -151,7 +158,8 @@ async def _advance(uow: UnitOfWork, provider: str, provider_payment_id: str, tar
     if payment is None or RANK[target] <= RANK[payment["status"]]:
         return
     if target in ("succeeded", "refunded") and RANK[payment["status"]] < RANK["succeeded"]:
-        await _succeeded(uow, payment)
+        if not await _succeeded(uow, payment) and target == "succeeded":
+            refunds.append(payment["id"])
     if target == "refunded":
         await _refunded(uow, payment)
     if target == "failed" and payment["deal"] is not None:
@@ -164,12 +172,13 @@ async def _advance(uow: UnitOfWork, provider: str, provider_payment_id: str, tar
     )
 
 
-async def _succeeded(uow: UnitOfWork, payment) -> None:
+async def _succeeded(uow: UnitOfWork, payment) -> bool:
+    """Book a succeeded payment; False when it is a deposit for a deal no longer under contract."""
     if payment["kind"] == "subscription":
         from app.payments import subscriptions
 
         await subscriptions.first_payment(uow, payment)
-        return
+        return True
     await ledger.book_deposit(uow, payment)
     deal = await uow.conn.fetchrow(
         """UPDATE deals SET deposit_status = 'paid' WHERE id = $1 AND status = 'under_contract'
@@ -178,6 +187,9 @@ async def _succeeded(uow: UnitOfWork, payment) -> None:
     )
     if deal is not None:
         deal_events.emit_deal(uow, "deposit_paid", deal)
+        return True
+    status = await uow.conn.fetchval("SELECT status FROM deals WHERE id = $1", payment["deal"])
+    return status == "under_contract"  # paid twice for a live deal: kept, admins see it in the ledger
 
 
 async def _refunded(uow: UnitOfWork, payment) -> None:

@@ -167,3 +167,22 @@ async def apply(uow: UnitOfWork, provider: str, event_type: str, event_id: str, 
         await uow.conn.execute(
             "UPDATE subscriptions SET status = 'canceled', updated_at = now() WHERE id = $1", row["id"]
         )
+
+
+async def lapse_due(limit: int = 200) -> int:
+    """Subscriptions past their paid period: those cancelled at period end end (`canceled`), the others
+    wait for their renewal as `past_due`; a `past_due` one more than 7 days over ends too. Safe to rerun."""
+    async with UnitOfWork() as uow:
+        rows = await uow.conn.fetch(
+            """UPDATE subscriptions SET updated_at = now(),
+                      status = CASE WHEN cancel_at_period_end OR current_period_end < now() - interval '7 days'
+                                    THEN 'canceled' ELSE 'past_due' END
+               WHERE id IN (SELECT id FROM subscriptions
+                            WHERE current_period_end <= now()
+                              AND (status = 'active' OR (status = 'past_due'
+                                   AND current_period_end < now() - interval '7 days'))
+                            ORDER BY current_period_end LIMIT $1 FOR UPDATE SKIP LOCKED)
+               RETURNING id""",
+            limit,
+        )
+    return len(rows)

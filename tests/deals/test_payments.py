@@ -181,3 +181,53 @@ async def test_a_deposit_on_a_closed_deal_is_refused(client, people, seller, lis
     assert_problem(
         await client.post(f"/api/deals/{deal['id']}/deposit", headers=seller["headers"]), 409, "not_the_buyer"
     )
+
+
+async def test_a_deposit_paid_after_the_fall_through_is_refunded(client, people, seller, listing):
+    buyer, deal = await open_deal(client, people, seller, listing)
+    payment = (await client.post(f"/api/deals/{deal['id']}/deposit", headers=buyer["headers"])).json()
+    await client.post(f"/api/deals/{deal['id']}/fall-through", json={"reason": "x"}, headers=buyer["headers"])
+    done = await client.post(f"/api/payments/sandbox/{payment['id']}/succeed", headers=buyer["headers"])
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "refunded"
+    types = sorted(
+        r["type"]
+        for r in await db.fetch(
+            "SELECT type FROM ledger_transactions WHERE payment = $1", uuid.UUID(payment["id"])
+        )
+    )
+    assert types == ["deposit", "refund"]
+
+
+async def test_a_provider_outage_answers_503_with_retry_after(
+    client, people, seller, listing, sandbox_to_app
+):
+    buyer, deal = await open_deal(client, people, seller, listing)
+    payment = (await client.post(f"/api/deals/{deal['id']}/deposit", headers=buyer["headers"])).json()
+    transport, sandbox_to_app.transport = sandbox_to_app.transport, None
+    url, sandbox_to_app.webhook_url = (
+        sandbox_to_app.webhook_url,
+        "http://127.0.0.1:9/api/payments/webhooks/stripe",
+    )
+    try:
+        response = await client.post(
+            f"/api/payments/sandbox/{payment['id']}/succeed", headers=buyer["headers"]
+        )
+    finally:
+        sandbox_to_app.transport, sandbox_to_app.webhook_url = transport, url
+    assert_problem(response, 503, "payment_provider_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_stripe_outage_is_a_503_problem():
+    from decimal import Decimal
+
+    from app.payments.providers import ProviderUnavailable
+    from app.payments.providers.stripe_provider import StripeProvider
+
+    provider = StripeProvider("sk_test_unreachable", api_base="http://127.0.0.1:9", retries=0)
+    with pytest.raises(ProviderUnavailable) as caught:
+        await provider.create_payment(
+            amount=Decimal("10.00"), currency="USD", metadata={}, idempotency_key="k"
+        )
+    assert caught.value.status == 503 and caught.value.code == "payment_provider_unavailable"

@@ -76,3 +76,33 @@ async def test_subscribe_activate_cancel_and_limits(client, people):
         current["id"],
     )
     assert [str(r["amount"]) for r in revenue] == ["49.00"]
+
+
+async def test_api_key_requests_are_limited_by_plan(client, accounts):
+    seller = await accounts.create("seller", 1)
+    made = await client.post(
+        "/api/me/api-keys", json={"name": "bot", "scopes": ["read"]}, headers=seller["headers"]
+    )
+    assert made.status_code == 201, made.text
+    key = {"X-API-Key": made.json()["key"]}
+    codes = [(await client.get("/api/offers", headers=key)).status_code for _ in range(61)]
+    assert codes[:60] == [200] * 60  # basic: 60 a minute
+    assert codes[60] == 429
+
+
+async def test_lapse_ends_cancelled_subscriptions(client, people):
+    from app.payments import subscriptions
+
+    seller = await people.create("seller", level=1)
+    sub = await subscribe(client, seller, "professional")
+    await client.delete("/api/subscriptions/current", headers=seller["headers"])
+    await db.fetch(
+        "UPDATE subscriptions SET current_period_end = now() - interval '1 second' WHERE id = $1::uuid",
+        sub["id"],
+    )
+    assert await subscriptions.lapse_due() >= 1
+    row = await db.fetchrow("SELECT status FROM subscriptions WHERE id = $1::uuid", sub["id"])
+    assert row["status"] == "canceled"
+    assert_problem(
+        await client.get("/api/subscriptions/current", headers=seller["headers"]), 404, "no_subscription"
+    )

@@ -16,8 +16,9 @@ from app.payments.providers import Intent, ProviderUnavailable, minor_units
 class StripeProvider:
     name = "stripe"
 
-    def __init__(self, secret_key: str) -> None:
-        self.client = stripe.StripeClient(secret_key, max_network_retries=2)
+    def __init__(self, secret_key: str, *, api_base: str | None = None, retries: int = 2) -> None:
+        options = {"base_addresses": {"api": api_base}} if api_base else {}
+        self.client = stripe.StripeClient(secret_key, max_network_retries=retries, **options)
 
     async def create_payment(
         self, *, amount: Decimal, currency: str, metadata: dict[str, str], idempotency_key: str
