@@ -36,7 +36,7 @@ def _routers() -> list:
     from app.accounts.controllers import AuthController, MeController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
-    from app.deals.controllers import DealController, OfferController
+    from app.deals.controllers import DashboardController, DealController, OfferController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
@@ -79,6 +79,7 @@ def _routers() -> list:
         VerificationAdminController,
         OfferController,
         DealController,
+        DashboardController,
         PlanController,
         PaymentController,
         LedgerAdminController,

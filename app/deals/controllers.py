@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from app.auth.principal import Principal
 from app.core.idempotency import idempotent
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from app.deals import contracts, queries, service
+from app.deals import contracts, dashboard, queries, service
+from app.deals.dashboard import DashboardState
 from app.deals.jobs import schedule_expiry
 from app.deals.schemas import (
     AcceptRead,
@@ -198,3 +199,19 @@ class DealController(Controller):
         if refund is not None:
             await payments.refund_after_commit(request.app.state.payments, refund)
         return deal
+
+
+class DashboardController(Controller):
+    path = "/api/dashboard"
+    tags = ["deals"]
+
+    @get(
+        "/state",
+        security=SECURED,
+        summary="What a broker's or seller's dashboard opens with: listings with counters, open deals, "
+        "incoming offers, clients' holds",
+    )
+    async def dashboard_state(
+        self, principal: NamedDependency[Principal], redis: NamedDependency[Redis]
+    ) -> DashboardState:
+        return await dashboard.state(principal, redis)

@@ -251,3 +251,18 @@ async def test_offers_expire_all_or_nothing(client, people, seller, listing):
     assert_problem(
         await client.post(f"/api/offers/{ids[0]}/accept", headers=seller["headers"]), 409, "offer_closed"
     )
+
+
+async def test_dashboard_state_opens_with_listings_deals_and_incoming_offers(client, people, seller, listing):
+    buyer = await people.create()
+    o = (await offer(client, listing["id"], buyer)).json()
+    state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
+    row = next(item for item in state["listings"] if item["listingId"] == listing["id"])
+    assert row["openOffers"] == 1 and row["offersAwaitingYou"] == 1 and row["views"] >= 0
+    assert o["id"] in {item["id"] for item in state["incomingOffers"]}
+    deal = (await client.post(f"/api/offers/{o['id']}/accept", headers=seller["headers"])).json()["deal"]
+    state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
+    opened = next(item for item in state["deals"] if item["deal"]["id"] == deal["id"])
+    assert opened["nextStep"] == "buyer pays the deposit"
+    mine = (await client.get("/api/dashboard/state", headers=buyer["headers"])).json()
+    assert mine["listings"] == [] and mine["incomingOffers"] == []

@@ -57,3 +57,26 @@ async def test_offer_counter_accept_deposit_close(people, api):
     assert (await api.get(f"/api/listings/{listing['id']}")).json()["status"] == "sold"
     deal = (await api.get(f"/api/deals/{deal_id}", headers=seller["headers"])).json()
     assert deal["commission"]["amount"] == "11100.00"  # 3% of 370,000 (basic plan)
+
+
+async def test_broker_dashboard_opens_with_state_and_shows_offers_live(people, api):
+    broker = await people.create("broker", level=2)
+    buyer = await people.create("buyer", level=2)
+    listing = await make_listing(api, broker)
+    page = await people.page(broker)
+    await page.goto("/dashboard")
+    await wait_ready(page)
+    await page.locator(f"#my-listings tr[data-listing-id='{listing['id']}']").wait_for()
+    assert not await page.locator("#counters").is_visible()  # connection counters sit behind Diagnostics
+    await subscribed(page, f"user:{broker['id']}")
+    made = await api.post(
+        f"/api/listings/{listing['id']}/offers",
+        json={"amount": "300000.00", "currency": "USD"},
+        headers=buyer["headers"],
+    )
+    assert made.status_code == 201, made.text
+    await page.locator(f"#incoming-offers .offer-row[data-offer-id='{made.json()['id']}']").wait_for()
+    await page.locator(
+        f"#my-listings tr[data-listing-id='{listing['id']}'] .open-offers", has_text="1"
+    ).wait_for()
+    await screenshot(page, "dashboard-offers")

@@ -20,6 +20,7 @@ const SHELL = [
   "/static/views/account.js",
   "/static/views/admin.js",
   "/static/views/auth.js",
+  "/static/views/broker_state.js",
   "/static/views/dashboard.js",
   "/static/views/deal.js",
   "/static/views/identities.js",

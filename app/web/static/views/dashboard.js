@@ -4,6 +4,7 @@
 
 import { api, currentUser, optional } from "../api.js";
 import { realtime } from "../realtime.js";
+import { brokerStatePanel } from "./broker_state.js";
 import { clock, errorText, field, flash, h, listingName, money, notice, replace, when } from "../ui.js";
 
 const FILTER_KEY = "atp.dashboard.filters";
@@ -63,12 +64,13 @@ export async function dashboardView(main) {
   const notesPanel = h("section", { class: "card panel hidden", "aria-labelledby": "notes-title" }, h("h2", { id: "notes-title" }, "Notifications"), notes);
   const message = h("div");
 
-  main.append(h("h1", {}, "Broker dashboard"), message,
+  const state = brokerStatePanel(me);
+  main.append(h("h1", {}, "Broker dashboard"), message, state.element,
     h("div", { class: "dash" },
       h("section", { class: "card panel", "aria-labelledby": "feed-title" },
         h("h2", { id: "feed-title" }, "Live listings"),
         h("details", {}, h("summary", {}, "Filters and cues"), filterForm, h("label", { class: "inline" }, sound, "Sound on contended events")),
-        counters, feed),
+        h("details", { id: "diagnostics" }, h("summary", {}, "Diagnostics"), counters), feed),
       h("div", { class: "stack" },
         h("section", { class: "card panel", "aria-labelledby": "res-title" }, h("h2", { id: "res-title" }, "Clients' reservations and holds"),
           h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Listing"), h("th", { scope: "col" }, "Client"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Until"))), reservations))),
@@ -202,8 +204,9 @@ export async function dashboardView(main) {
     realtime.subscribe("listings", onListings, { onReset: resync }),
     realtime.subscribe(`user:${me.id}`, onPersonal, { onReset: loadReservations }),
     realtime.onStatus(drawCounters),
+    state.stop,
   ];
-  await loadListings();
+  await Promise.all([state.load(), loadListings()]);
   await Promise.all([loadReservations(), loadNotifications()]);
   const ticker = setInterval(drawCounters, 2000);
   return () => { stops.forEach((stop) => stop()); clearInterval(ticker); };
