@@ -85,6 +85,7 @@ async def close_deal(principal: Principal, deal_id: uuid.UUID) -> DealRead:
         )
         await ledger.book_close(uow, row)
         events.emit_deal(uow, "closed", row)
+        await events.audit_step(uow, principal.user_id, "closed", row, commission=f"{commission:.2f}")
     return deal_read(row)
 
 
@@ -106,6 +107,7 @@ async def fall_through(
         )
         await set_status_by_system(uow, row["listing"], source=Status.UNDER_CONTRACT, target=Status.ACTIVE)
         events.emit_deal(uow, "fallen_through", row)
+        await events.audit_step(uow, principal.user_id, "fallen_through", row, reason=reason[:200])
         await promote_backup(uow, row["listing"], only_if_idle=False)
         refund = await uow.conn.fetchval(
             """SELECT id FROM payments WHERE deal = $1 AND kind = 'deposit' AND status = 'succeeded'

@@ -80,3 +80,19 @@ def emit_deal(uow: UnitOfWork, step: str, row) -> None:
     else:
         event = DealFallenThrough(**fields, reason=row["reason"] or "")
     uow.emit(event, parties(row))
+
+
+async def audit_step(uow: UnitOfWork, actor_id: uuid.UUID | None, action: str, row, **data) -> None:
+    """Every offer and deal step in the audit trail, in the step's own transaction."""
+    from app.core import audit
+
+    kind = "deal" if "price" in row.keys() else "offer"
+    amount = row["price"] if kind == "deal" else row["amount"]
+    await audit.record(
+        uow.conn,
+        actor_id=actor_id,
+        action=f"{kind}.{action}",
+        subject_type=kind,
+        subject_id=row["id"],
+        data={"listingId": str(row["listing"]), "status": row["status"], "amount": f"{amount:.2f}", **data},
+    )

@@ -22,7 +22,7 @@ from app.core.db import UnitOfWork
 from app.core.errors import NotFound, ValidationFailed
 from app.deals import state
 from app.deals.errors import Busy, CurrencyMismatch, ListingHeldByAnother, ListingNotAvailable
-from app.deals.events import emit_offer
+from app.deals.events import audit_step, emit_offer
 from app.deals.schemas import AcceptRead, OfferCounter, OfferCreate, OfferRead, deal_read, offer_read
 from app.listings import policy
 from app.listings.service import set_status_by_system
@@ -110,6 +110,7 @@ async def create_offer(
             expires_at,
         )
         emit_offer(uow, "created", row, by="buyer")
+        await audit_step(uow, principal.user_id, "created", row)
     return offer_read(row), Due(row["id"], row["expires_at"])
 
 
@@ -142,6 +143,7 @@ async def counter_offer(principal: Principal, offer_id: uuid.UUID, data: OfferCo
             _step(side, "countered", data.amount, data.message),
         )
         emit_offer(uow, "countered", row, by=side)
+        await audit_step(uow, principal.user_id, "countered", row, side=side)
     return offer_read(row)
 
 
@@ -229,6 +231,7 @@ async def _accept(uow: UnitOfWork, principal: Principal, offer_id: uuid.UUID) ->
     ):
         raise ListingNotAvailable("the listing cannot go under contract now")
     emit_offer(uow, "accepted", row, by=side, deal_id=deal["id"])
+    await audit_step(uow, principal.user_id, "accepted", row, side=side, dealId=str(deal["id"]))
     for backup in backups:
         emit_offer(uow, "backup", backup, by="system")
     return AcceptRead(offer=offer_read(row), deal=deal_read(deal))
@@ -256,6 +259,7 @@ async def _end(principal: Principal, offer_id: uuid.UUID, status: str, check) ->
             _step(side, status, f"{row['amount']:.2f}"),
         )
         emit_offer(uow, status, row, by=side)
+        await audit_step(uow, principal.user_id, status, row, side=side)
         await promote_backup(uow, row["listing"], only_if_idle=True)
     return offer_read(row)
 
@@ -309,6 +313,7 @@ async def expire_due_offers(limit: int = 200, *, offer_id: uuid.UUID | None = No
             rows = await uow.conn.fetch(_EXPIRE_DUE.format(only="AND id = $2"), limit, offer_id)
         for row in rows:
             emit_offer(uow, "expired", row, by="system")
+            await audit_step(uow, None, "expired", row)
         for listing_id in {row["listing"] for row in rows}:
             await promote_backup(uow, listing_id, only_if_idle=True)
         return len(rows)

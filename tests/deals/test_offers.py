@@ -266,3 +266,18 @@ async def test_dashboard_state_opens_with_listings_deals_and_incoming_offers(cli
     assert opened["nextStep"] == "buyer pays the deposit"
     mine = (await client.get("/api/dashboard/state", headers=buyer["headers"])).json()
     assert mine["listings"] == [] and mine["incomingOffers"] == []
+
+
+async def test_every_step_is_audited(client, people, seller, listing):
+    buyer = await people.create()
+    o = (await offer(client, listing["id"], buyer)).json()
+    await client.post(
+        f"/api/offers/{o['id']}/counter", json={"amount": "210000.00"}, headers=seller["headers"]
+    )
+    await client.post(f"/api/offers/{o['id']}/accept", headers=buyer["headers"])
+    rows = await db.fetch(
+        "SELECT action, actor_id FROM audit_log WHERE subject_type = 'offer' AND subject_id = $1 ORDER BY id",
+        o["id"],
+    )
+    assert [r["action"] for r in rows] == ["offer.created", "offer.countered", "offer.accepted"]
+    assert [str(r["actor_id"]) for r in rows] == [buyer["id"], seller["id"], buyer["id"]]
