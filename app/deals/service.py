@@ -160,9 +160,21 @@ async def accept_offer(principal: Principal, offer_id: uuid.UUID) -> AcceptRead:
 
 async def _accept(uow: UnitOfWork, principal: Principal, offer_id: uuid.UUID) -> AcceptRead:
     conn = uow.conn
-    listing_id = await conn.fetchval("SELECT listing FROM offers WHERE id = $1", offer_id)
-    if listing_id is None:
+    peek = await conn.fetchrow(
+        """SELECT o.listing, o.buyer, o.seller, o.broker,
+                  (SELECT d.id FROM deals d WHERE d.listing = o.listing AND d.status <> 'fallen_through') AS deal
+           FROM offers o WHERE o.id = $1""",
+        offer_id,
+    )
+    if peek is None or side_of(principal, peek) is None:
         raise NotFound("offer not found")
+    listing_id = peek["listing"]
+    if peek["deal"] is not None:
+        # Read without locking: once a deal is committed, later accepts lose at once instead of queueing
+        # on the listing's row lock behind each other (the unique index stays the guarantee).
+        raise state.ListingUnderContract(
+            "another offer on this listing was accepted", dealId=str(peek["deal"])
+        )
     # Accepts on one listing take turns here (see the module docstring).
     listing = await conn.fetchrow(
         "SELECT status, seller, price FROM listings WHERE id = $1 FOR UPDATE", listing_id
