@@ -186,6 +186,76 @@ class RiskFlagged(Event, tag="risk.flagged"):
     evidence: dict[str, Any]
 
 
+# --- offers and deals (parties' user: channels and admin only; the public learns the listing status) ---
+
+
+class OfferEvent(Event):
+    """Common fields of every offer step: the offer as it stands after the step, and who took it."""
+
+    offer_id: uuid.UUID
+    listing_id: uuid.UUID
+    buyer_id: uuid.UUID
+    seller_id: uuid.UUID
+    status: str
+    turn: str
+    amount: str
+    currency: str
+    by: str
+
+
+class OfferCreated(OfferEvent, tag="offer.created"):
+    pass
+
+
+class OfferCountered(OfferEvent, tag="offer.countered"):
+    pass
+
+
+class OfferAccepted(OfferEvent, tag="offer.accepted"):
+    deal_id: uuid.UUID
+
+
+class OfferRejected(OfferEvent, tag="offer.rejected"):
+    pass
+
+
+class OfferWithdrawn(OfferEvent, tag="offer.withdrawn"):
+    pass
+
+
+class OfferExpired(OfferEvent, tag="offer.expired"):
+    pass
+
+
+class OfferBackup(OfferEvent, tag="offer.backup"):
+    pass
+
+
+class OfferPromoted(OfferEvent, tag="offer.promoted"):
+    pass
+
+
+class DealEvent(Event):
+    deal_id: uuid.UUID
+    listing_id: uuid.UUID
+    offer_id: uuid.UUID
+    status: str
+    price: str
+    currency: str
+
+
+class DealDepositPaid(DealEvent, tag="deal.deposit_paid"):
+    deposit_amount: str
+
+
+class DealClosed(DealEvent, tag="deal.closed"):
+    commission_amount: str
+
+
+class DealFallenThrough(DealEvent, tag="deal.fallen_through"):
+    reason: str
+
+
 ANY_EVENT = (
     ListingCreated
     | ListingUpdated
@@ -209,6 +279,17 @@ ANY_EVENT = (
     | ReportReady
     | ReportFailed
     | RiskFlagged
+    | OfferCreated
+    | OfferCountered
+    | OfferAccepted
+    | OfferRejected
+    | OfferWithdrawn
+    | OfferExpired
+    | OfferBackup
+    | OfferPromoted
+    | DealDepositPaid
+    | DealClosed
+    | DealFallenThrough
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

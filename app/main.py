@@ -28,6 +28,7 @@ from app.core.logging import configure_logging, request_id_middleware
 from app.core.metrics import HttpMetrics, observe_middleware
 from app.core.openapi import document_problem_responses, fix_options_allow_headers
 from app.core.security_headers import security_headers_middleware
+from app.payments.providers import build_provider
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
 from app.web import compression_config, not_found
@@ -45,6 +46,7 @@ def _routers() -> list:
         RiskAdminController,
         ValuationController,
     )
+    from app.deals.controllers import DashboardController, DealController, OfferController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.media.controllers import MediaController
@@ -55,6 +57,7 @@ def _routers() -> list:
         PushController,
         TelegramController,
     )
+    from app.payments.controllers import LedgerAdminController, PaymentController, PlanController
     from app.realtime import realtime_handlers
     from app.reports.controllers import ReportController
     from app.reservations.controllers import HoldController, ReservationController
@@ -92,6 +95,12 @@ def _routers() -> list:
         ValuationController,
         ListingAnalyticsController,
         RiskAdminController,
+        OfferController,
+        DealController,
+        DashboardController,
+        PlanController,
+        PaymentController,
+        LedgerAdminController,
         *web_handlers(),
     ]
 
@@ -172,4 +181,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.settings = settings
     app.state.signer = signer
     app.state.http_metrics = http_metrics
+    app.state.payments = build_provider(settings)
     return app

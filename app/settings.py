@@ -88,6 +88,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3: S3Config | None = None
     report_link_ttl_s: int = 7 * 24 * 3600
     reports_running_per_user: int = 3
+    # payments (issue 14): Stripe when the secret key is set, otherwise the sandbox posting to our webhook
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = "whsec_atp_sandbox_development"
+    sandbox_webhook_url: str = "http://127.0.0.1:8000/api/payments/webhooks/stripe"
 
     @property
     def is_production(self) -> bool:
@@ -157,6 +161,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         s3=s3_config(env),
         report_link_ttl_s=int(env.get("ATP_REPORT_LINK_TTL_S", str(7 * 24 * 3600))),
         reports_running_per_user=int(env.get("ATP_REPORTS_RUNNING_PER_USER", "3")),
+        stripe_secret_key=env.get("ATP_STRIPE_SECRET_KEY", ""),
+        stripe_webhook_secret=env.get("ATP_STRIPE_WEBHOOK_SECRET", "whsec_atp_sandbox_development"),
+        sandbox_webhook_url=env.get(
+            "ATP_SANDBOX_WEBHOOK_URL",
+            f"http://127.0.0.1:{env.get('PORT', '8000')}/api/payments/webhooks/stripe",
+        ),
     )
 
 

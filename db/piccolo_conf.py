@@ -47,5 +47,6 @@ APP_REGISTRY = AppRegistry(
         "db.messaging.piccolo_app",
         "db.reports.piccolo_app",
         "db.analytics.piccolo_app",
+        "db.deals.piccolo_app",
     ]
 )

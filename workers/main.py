@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 
 from workers import (
     analytics,
+    deals,
     maintenance,
     messaging,
     notifications,
@@ -104,6 +105,9 @@ class WorkerSettings:
         analytics.consume_market_events,
         func(analytics.train_valuation_model, timeout=600, keep_result=3600),
         analytics.sweep_risk,
+        func(deals.expire_offer, timeout=20),
+        deals.sweep_offers,
+        deals.lapse_subscriptions,
     ]
     cron_jobs = [
         # Every 10 s: a check whose job was lost (enqueue after commit failed, worker killed) runs again.
@@ -145,6 +149,9 @@ class WorkerSettings:
         # Nightly: a new valuation model version; hourly: stale listings and verification findings.
         cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=600),
         cron(analytics.sweep_risk, minute={41}, second={0}, unique=True, timeout=300),
+        # Every 5 s: offers expire on time even when their own job was lost.
+        cron(deals.sweep_offers, second=set(range(2, 60, 5)), unique=True, run_at_startup=True, timeout=30),
+        cron(deals.lapse_subscriptions, second={50}, unique=True, timeout=60),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -184,6 +184,9 @@ async def resolve_principal(request: Request) -> Principal | None:
         check_key_route(
             principal.scopes, request.method, request.scope.get("path_template") or request.url.path
         )
+        from app.payments.plans import enforce_api_rate
+
+        await enforce_api_rate(state.redis, db.engine().pool, principal)
     request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 

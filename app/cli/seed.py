@@ -109,6 +109,7 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
             made_listings = await insert_listings(conn, records)
         total = await conn.fetchval("SELECT count(*) FROM listings")
         await _seed_verification_data(conn)
+        await _seed_plans(conn)
     finally:
         await conn.close()
     return SeedSummary("admin@atp.local", settings.demo_admin_password, created, made_listings, total)
@@ -157,3 +158,23 @@ async def _seed_verification_data(conn: asyncpg.Connection) -> None:
         await import_registry(conn, samples / "faa")
     if await generation(conn, "sanctions") == 0 and (samples / "ofac").is_dir():
         await import_sanctions(conn, samples / "ofac")
+
+
+# Demo accounts on a paid plan, so that `make run` shows plans, limits and commission rates.
+DEMO_PLANS = {
+    "seller@atp.local": "enterprise",
+    "broker@atp.local": "professional",
+    "buyer@atp.local": "basic",
+}
+
+
+async def _seed_plans(conn: asyncpg.Connection) -> None:
+    """Give the demo accounts an active subscription (sandbox provider) unless they have one."""
+    for email, plan in DEMO_PLANS.items():
+        await conn.execute(
+            """INSERT INTO subscriptions (user_id, plan, status, current_period_end, provider)
+               SELECT id, $2, 'active', now() + interval '1 month', 'sandbox' FROM users WHERE email = $1
+               ON CONFLICT (user_id) WHERE status IN ('incomplete', 'active', 'past_due') DO NOTHING""",
+            email,
+            plan,
+        )

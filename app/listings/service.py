@@ -21,6 +21,7 @@ from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged
 from app.listings import policy
 from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
 from app.listings.state import PUBLIC, Actor, Status, TransitionError, check_transition
+from app.payments.plans import check_listing_limit
 
 PUBLISH_LEVEL = 1
 
@@ -63,6 +64,8 @@ async def create_listing(principal: Principal, data: ListingCreate, *, draft: bo
     principal.require_level(PUBLISH_LEVEL)
     status = Status.DRAFT if draft else Status.ACTIVE
     async with UnitOfWork() as uow:
+        if status == Status.ACTIVE:
+            await check_listing_limit(uow.conn, principal.user_id)
         try:
             row = await uow.conn.fetchrow(
                 """INSERT INTO listings (id, seller, manufacturer, model, year_manufactured, tail_number,
@@ -186,6 +189,10 @@ async def update_listing(
                 raise InvalidTransition(str(exc), currentStatus=row["status"]) from None
         if not changes:
             return listing_read(row)
+        if changes.get("status") == Status.ACTIVE:
+            await check_listing_limit(uow.conn, row["seller"])
+        if changes.get("featured") is True:
+            await check_listing_limit(uow.conn, row["seller"], featured=True)
         updated = await _write_changes(uow.conn, listing_id, changes)
         listing = listing_read(updated)
         _emit_changes(uow, row, updated, listing, list(changes), principal.user_id)

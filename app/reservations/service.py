@@ -334,3 +334,18 @@ async def leave_waitlist(principal: Principal, listing_id: uuid.UUID) -> None:
         )
     if left is None:
         raise NotFound("you are not in line for this listing")
+
+
+async def end_hold_for_contract(uow: UnitOfWork, listing_id: uuid.UUID) -> None:
+    """The listing went under contract (app/deals): its active hold, if any, ends as released."""
+    rows = await uow.conn.fetch(
+        """UPDATE listing_holds SET status = 'released', ended_at = now()
+           WHERE listing = $1 AND status = 'active' RETURNING id, listing, buyer""",
+        listing_id,
+    )
+    for row in rows:
+        seller = await uow.conn.fetchval("SELECT seller FROM listings WHERE id = $1", listing_id)
+        uow.emit(
+            HoldReleased(hold_id=row["id"], listing_id=listing_id, reason="under_contract"),
+            _hold_channels(row, seller, Status.UNDER_CONTRACT),
+        )

@@ -43,6 +43,9 @@ SHELL_PATHS = [
     "/messages/{thread_id:str}",
     "/account",
     "/market",
+    "/offers",
+    "/deals/{deal_id:str}",
+    "/plans",
 ]
 
 _NO_CACHE = CacheControlHeader(no_cache=True)

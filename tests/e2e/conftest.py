@@ -72,6 +72,8 @@ class LiveServer:
             "ATP_RT_RELAY_LOCK_RETRY_S": "0.2",
             "ATP_RT_RELAY_POLL_S": "1",
             "PYTHONPATH": str(ROOT),
+            # The sandbox payment provider posts its signed events back to this server.
+            "ATP_SANDBOX_WEBHOOK_URL": f"{self.url}/api/payments/webhooks/stripe",
         }
 
     def _spawn(self, name: str, command: list[str]) -> None:

@@ -10,10 +10,13 @@ import { adminView } from "./views/admin.js";
 import { loginView, registerView } from "./views/auth.js";
 import { inboxView, messagesBadge, threadView } from "./views/messages.js";
 import { dashboardView } from "./views/dashboard.js";
+import { dealView } from "./views/deal.js";
 import { listingView } from "./views/listing.js";
 import { marketView } from "./views/market.js";
 import { notificationsView } from "./views/notifications.js";
 import { reportsView } from "./views/reports.js";
+import { offersView } from "./views/offers.js";
+import { plansView } from "./views/plans.js";
 import { savedView } from "./views/saved.js";
 import { holdsView } from "./views/holds.js";
 import { searchView } from "./views/search.js";
@@ -38,6 +41,7 @@ function drawNav() {
     if (hasRole("buyer") || user.userType === "buyer") links.push(["/holds", "My holds"]);
     links.push(["/messages", "Messages"]);
     links.push(["/reports", "Reports"]);
+    links.push(["/offers", "Offers"]);
     if (hasRole("broker") || hasRole("admin")) links.push(["/dashboard", "Dashboard"]);
     if (hasRole("seller") || hasRole("broker") || hasRole("admin")) links.push(["/sell", "Sell"]);
     if (hasRole("admin")) links.push(["/admin", "Admin"]);
@@ -121,6 +125,9 @@ route("/holds", requireLogin(holdsView));
 route("/messages", requireLogin(inboxView));
 route("/messages/:id", requireLogin(threadView));
 route("/account", requireLogin(accountView));
+route("/offers", requireLogin(offersView));
+route("/deals/:id", requireLogin(dealView));
+route("/plans", requireLogin(plansView));
 fallback(notFoundView);
 
 async function boot() {

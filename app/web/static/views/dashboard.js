@@ -6,6 +6,7 @@ import { api, currentUser, optional } from "../api.js";
 import { realtime } from "../realtime.js";
 import { inboxPanel } from "./messages.js";
 import { exportToExcel } from "./reports.js";
+import { brokerStatePanel } from "./broker_state.js";
 import { clock, errorText, field, flash, h, listingName, money, notice, replace, when } from "../ui.js";
 import { marketMovementSection } from "./market.js";
 
@@ -77,13 +78,14 @@ export async function dashboardView(main) {
   const message = h("div");
 
   const inbox = inboxPanel();
+  const state = brokerStatePanel(me);
   const exportButton = h("button", { type: "button", class: "secondary", id: "export-excel", onclick: () => exportToExcel(new URLSearchParams(new FormData(filterForm))) }, "Export to Excel");
-  main.append(h("h1", {}, "Broker dashboard"), exportButton, message, inbox.element,
+  main.append(h("h1", {}, "Broker dashboard"), exportButton, message, state.element, inbox.element,
     h("div", { class: "dash" },
       h("section", { class: "card panel", "aria-labelledby": "feed-title" },
         h("h2", { id: "feed-title" }, "Live listings"),
         h("details", {}, h("summary", {}, "Filters and cues"), filterForm, h("label", { class: "inline" }, sound, "Sound on contended events")),
-        counters, feed),
+        h("details", { id: "diagnostics" }, h("summary", {}, "Diagnostics"), counters), feed),
       h("div", { class: "stack" },
         h("section", { class: "card panel", "aria-labelledby": "res-title" }, h("h2", { id: "res-title" }, "Clients' reservations and holds"),
           h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Listing"), h("th", { scope: "col" }, "Client"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Until"))), reservations))),
@@ -265,8 +267,9 @@ export async function dashboardView(main) {
     realtime.subscribe("listings", onListings, { onReset: resync }),
     realtime.subscribe(`user:${me.id}`, onPersonal, { onReset: loadReservations }),
     realtime.onStatus(drawCounters),
+    state.stop,
   ];
-  await loadListings();
+  await Promise.all([state.load(), loadListings()]);
   await Promise.all([loadReservations(), loadNotifications(), drawCurrentState()]);
   const ticker = setInterval(drawCounters, 2000);
   return () => { stops.forEach((stop) => stop()); inbox.stop(); clearInterval(ticker); };

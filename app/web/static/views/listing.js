@@ -5,6 +5,7 @@ import { draw, priceChart } from "../chart.js";
 import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
 import { marketSection } from "./market.js";
+import { offerPanel } from "./offers.js";
 import { clock, countdown, errorText, flash, h, listingName, money, notice, replace, statusPill, when, whenZoned } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -96,12 +97,13 @@ export async function listingView(main, { id }) {
   let chart = null;
   const holdBox = h("section", { class: "card hold-box", id: "hold-box", "aria-labelledby": "hold-title" });
   const proof = verifiedBox(listing);
+  const offers = offerPanel(listing);
 
   main.append(
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
         user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
-      offlineNote, proof, gallery, holdBox, messageSellerBox(listing),
+      offlineNote, proof, gallery, holdBox, offers.element, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
       chartBox, marketSection(listing)));
@@ -301,7 +303,7 @@ export async function listingView(main, { id }) {
 
   drawListing();
   drawHold();
-  const stops = [realtime.subscribe(`listing:${listing.id}`, onEvent, { onReset: refetch })];
+  const stops = [realtime.subscribe(`listing:${listing.id}`, onEvent, { onReset: refetch }), offers.stop];
   if (user) stops.push(realtime.subscribe(`user:${user.id}`, onPersonal, { onReset: refetch }));
   await Promise.all([loadMine(), loadHistory()]);
   drawHistory();

@@ -1,0 +1,1 @@
+"""Offers and deals: counter-offers, one contract per listing, backups, closing."""

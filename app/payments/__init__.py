@@ -1,0 +1,1 @@
+"""Payments behind one provider interface, the double-entry ledger, plans and subscriptions."""

@@ -1,0 +1,55 @@
+"""Fixtures for offers, deals and payments (no app imports at module level: see tests/reservations)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reservations.conftest import People, listing_body
+
+__all__ = ["listing_body"]
+
+
+@pytest.fixture(scope="session")
+async def people(app, client) -> People:
+    return People(app)
+
+
+@pytest.fixture(scope="session")
+async def seller(people):
+    return await people.create("seller", level=1)
+
+
+@pytest.fixture(scope="session")
+async def admin(people):
+    return await people.create("admin", level=3)
+
+
+@pytest.fixture
+async def listing(client, seller) -> dict:
+    response = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_to_app(app):
+    """The sandbox provider delivers its signed events to the app under test, in process."""
+    import httpx
+
+    provider = app.state.payments
+    provider.transport = httpx.ASGITransport(app=app)
+    provider.webhook_url = "http://testserver/api/payments/webhooks/stripe"
+    return provider
+
+
+async def ledger_balanced() -> None:
+    """The consistency query: no ledger transaction whose debits differ from its credits."""
+    from app.core import db
+    from app.payments.ledger import UNBALANCED_SQL
+
+    assert await db.fetch(UNBALANCED_SQL) == []
+
+
+async def offer(client, listing_id: str, who: dict, amount: str = "200000.00", **extra):
+    body = {"amount": amount, "currency": "USD", **extra}
+    return await client.post(f"/api/listings/{listing_id}/offers", json=body, headers=who["headers"])
