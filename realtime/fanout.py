@@ -352,6 +352,7 @@ class Hub:
                 await pubsub.psubscribe(LIVE_PATTERN)
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
+                    _raise_if_cancelled()
                     if message is not None and message["type"] == "psubscribe":
                         break
                 self._epoch += 1
@@ -365,6 +366,7 @@ class Hub:
                 first, backoff = False, 0.1
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
+                    _raise_if_cancelled()
                     if message is not None and message["type"] == "pmessage":
                         self._on_message(message["channel"], message["data"])
             except asyncio.CancelledError:
@@ -410,3 +412,11 @@ class Hub:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _raise_if_cancelled() -> None:
+    # redis-py's get_message(timeout=…) can swallow the CancelledError of a stop() that lands while it
+    # waits (the task stays "cancelling" and reads on): the app's shutdown then hangs waiting for it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -81,6 +81,7 @@ class TypingRelay:
                 backoff = 0.1
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
+                    _raise_if_cancelled()
                     if message is not None and message["type"] == "pmessage":
                         try:
                             self._deliver(message["channel"], message["data"])
@@ -95,3 +96,11 @@ class TypingRelay:
                     await asyncio.shield(pubsub.aclose())
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
+
+
+def _raise_if_cancelled() -> None:
+    # redis-py's get_message(timeout=…) can swallow the CancelledError of a stop() that lands while it
+    # waits (the task stays "cancelling" and reads on): the app's shutdown then hangs waiting for it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
