@@ -57,6 +57,14 @@ async def start_deposit(provider: PaymentProvider, principal: Principal, deal_id
     async with UnitOfWork() as uow:
         deal = await uow.conn.fetchrow("SELECT * FROM deals WHERE id = $1 FOR UPDATE", deal_id)
         _check_payable(deal)
+        # Two clicks at once: both asked the provider with the same idempotency key (so for the same
+        # intent); under the deal's lock the second finds the first's payment and answers with it.
+        pending = await uow.conn.fetchrow(
+            "SELECT * FROM payments WHERE deal = $1 AND kind = 'deposit' AND status = 'pending' ORDER BY created_at LIMIT 1",
+            deal_id,
+        )
+        if pending is not None:
+            return payment_read(pending)
         row = await uow.conn.fetchrow(
             """INSERT INTO payments (provider, provider_payment_id, kind, user_id, deal, amount, currency, client_secret)
                VALUES ($1, $2, 'deposit', $3, $4, $5, $6, $7) RETURNING *""",

@@ -231,3 +231,14 @@ async def test_stripe_outage_is_a_503_problem():
             amount=Decimal("10.00"), currency="USD", metadata={}, idempotency_key="k"
         )
     assert caught.value.status == 503 and caught.value.code == "payment_provider_unavailable"
+
+
+async def test_concurrent_deposit_clicks_start_one_payment(client, people, seller, listing):
+    buyer, deal = await open_deal(client, people, seller, listing)
+    answers = await asyncio.gather(
+        *(client.post(f"/api/deals/{deal['id']}/deposit", headers=buyer["headers"]) for _ in range(8))
+    )
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    rows = await db.fetch("SELECT id FROM payments WHERE deal = $1", uuid.UUID(deal["id"]))
+    assert len(rows) == 1
