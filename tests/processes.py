@@ -130,3 +130,24 @@ class MotoS3Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc = None
+
+
+def clear_abandoned_jobs(redis_url: str) -> int:
+    """Drop the arq queue left by earlier tests before a test starts a worker process of its own.
+
+    Their in-process workers are gone, and with job claims that lapse in seconds (workers/runner.py) a new
+    worker would otherwise first take over every abandoned job of the session (report builds, deliveries
+    to receivers that no longer listen) and run the test's own work late.
+    """
+    import redis as sync_redis
+
+    client = sync_redis.Redis.from_url(redis_url)
+    try:
+        keys = [
+            b"arq:queue",
+            *client.scan_iter(match="arq:in-progress:*"),
+            *client.scan_iter(match="arq:job:*"),
+        ]
+        return client.delete(*keys) if keys else 0
+    finally:
+        client.close()

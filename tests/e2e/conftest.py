@@ -99,6 +99,9 @@ class LiveServer:
                 "2",
             ],
         )
+        from tests.processes import clear_abandoned_jobs
+
+        clear_abandoned_jobs(self.env["REDIS_URL"])
         self._spawn("worker", [str(bin_dir / "python"), "-m", "workers"])
         deadline = time.monotonic() + 30
         while True:

@@ -16,6 +16,7 @@ import asyncpg
 import openpyxl
 
 from app.core import db
+from tests.processes import clear_abandoned_jobs
 from tests.reports.conftest import unique_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,7 @@ async def test_a_killed_worker_leaves_no_file_and_the_build_is_taken_over(client
     seller, owner = await people.create("seller", level=1), await people.create("broker", level=1)
     model = unique_model()
     await _seed(seller["id"], model, 6000)
+    clear_abandoned_jobs(os.environ["REDIS_URL"])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ATP_WORKER_DB_POOL": "2", "ATP_METRICS_PORT": "0"}
     worker = await asyncio.create_subprocess_exec(
         sys.executable,

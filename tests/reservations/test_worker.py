@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.core import db
+from tests.processes import clear_abandoned_jobs
 from tests.reservations.conftest import active_holds
 
 ARQ = Path(sys.executable).parent / "arq"
@@ -20,6 +21,7 @@ ARQ = Path(sys.executable).parent / "arq"
 
 @pytest.fixture
 def worker(tmp_path):
+    clear_abandoned_jobs(os.environ["REDIS_URL"])
     log = tmp_path / "arq.log"
     env = {
         **os.environ,
