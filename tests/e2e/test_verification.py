@@ -24,7 +24,8 @@ async def test_verification_progress_is_live_and_the_admin_decides_it(people):
     await case.get_by_role("button", name="Upload and submit").click()
     # The worker's checks run (no sanctions list is loaded in tests, so the case goes to a person);
     # the page follows on verification:<id> without reloading.
-    await page.locator(STATUS, has_text="manual review").wait_for()
+    # Allow for a worker that is still busy with earlier browser tests' jobs in a full run.
+    await page.locator(STATUS, has_text="manual review").wait_for(timeout=30_000)
     verification_id = await case.get_attribute("data-verification-id")
     await screenshot(page, "verification")
 

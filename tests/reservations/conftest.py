@@ -12,9 +12,18 @@ import uuid
 
 import pytest
 
+_TAILS_GIVEN: set[str] = set()
+
 
 def tail() -> str:
-    return "N" + "".join(random.choices(string.digits, k=4)) + random.choice("ABCDEFGHJK")
+    """A tail number not given before in this session (a repeat of a live one is 409 tail_number_taken)."""
+    while True:
+        candidate = (
+            "N" + "".join(random.choices(string.digits, k=4)) + random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")
+        )
+        if candidate not in _TAILS_GIVEN:
+            _TAILS_GIVEN.add(candidate)
+            return candidate
 
 
 def listing_body() -> dict:
