@@ -18,8 +18,9 @@ _TAILS_GIVEN: set[str] = set()
 def tail() -> str:
     """A tail number not given before in this session (a repeat of a live one is 409 tail_number_taken)."""
     while True:
+        # N + 4 digits + "T" + a letter: a space of its own (seeded catalogues use N + digits + one letter).
         candidate = (
-            "N" + "".join(random.choices(string.digits, k=4)) + random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")
+            "N" + "".join(random.choices(string.digits, k=4)) + "T" + random.choice(string.ascii_uppercase)
         )
         if candidate not in _TAILS_GIVEN:
             _TAILS_GIVEN.add(candidate)
