@@ -12,11 +12,13 @@ from app.core import db
 
 
 def tail() -> str:
+    # N + 4 digits + "L" + a letter: a space of its own (a report test seeds 6,000 listings in N#### + letter).
     return (
         "N"
         + str(random.randint(1, 9))
         + "".join(random.choices(string.digits, k=3))
-        + random.choice("ABCDEFGH")
+        + "L"
+        + random.choice(string.ascii_uppercase)
     )
 
 
