@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import logging
 import uuid
@@ -82,6 +84,16 @@ def event_tag(event_class: type[msgspec.Struct]) -> str:
     return msgspec.inspect.type_info(event_class).tag  # type: ignore[attr-defined]
 
 
+# The connection of the unit of work the current task is inside, with that task. A read made by the same task
+# (`fetch` below) runs on it instead of taking a second pooled connection: a task holding one connection while
+# it waits for another deadlocks a small pool as soon as a few such tasks run at once (the worker's pool is
+# 5 connections for 40 concurrent jobs; a backlog made every job wait out its 30 s timeout). Child tasks
+# inherit the variable but not the ownership: they acquire their own connection, never share this one.
+_unit_connection: contextvars.ContextVar[tuple[asyncio.Task | None, asyncpg.Connection] | None] = (
+    contextvars.ContextVar("atp_unit_connection", default=None)
+)
+
+
 class UnitOfWork:
     """One transaction; events emitted inside it reach the outbox in that same transaction.
 
@@ -97,14 +109,19 @@ class UnitOfWork:
         # False for a transaction whose loss in a database crash costs nothing (it writes only a
         # courtesy notice): its commit then returns without waiting for the WAL flush.
         self.durable = True
+        self._owner_token: contextvars.Token | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         self._transaction = DB.transaction()
         await self._transaction.__aenter__()
         self.conn = self._transaction.connection
+        self._owner_token = _unit_connection.set((asyncio.current_task(), self.conn))
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if self._owner_token is not None:
+            _unit_connection.reset(self._owner_token)
+            self._owner_token = None
         wrote_events = exc_type is None and bool(self._events)
         if wrote_events:
             try:
@@ -154,7 +171,10 @@ async def _wake_relay() -> None:
 
 
 async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
-    """Run a read outside any unit of work, on a pooled connection."""
+    """Run a read on a pooled connection, or on the current task's unit of work when it is inside one."""
+    owner = _unit_connection.get()
+    if owner is not None and owner[0] is asyncio.current_task() and not owner[1].is_closed():
+        return await owner[1].fetch(sql, *args)
     pool = DB.pool
     if pool is None:
         conn = await DB.get_new_connection()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
 from tests.e2e.conftest import screenshot, wait_ready
 from tests.e2e.test_seller import _png
@@ -10,12 +10,27 @@ from tests.e2e.test_seller import _png
 STATUS = "#verifications article [data-testid='status']"
 
 
-@pytest.mark.skip(
-    reason="passes alone (`pytest tests/e2e/test_verification.py`) but times out waiting for 'manual review' "
-    "after the other browser tests of a full run since this stop's merges; being investigated (closing note)"
-)
+async def _rename(user_id: str, first_name: str, last_name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        await conn.execute(
+            "UPDATE users SET first_name = $2, last_name = $3 WHERE id = $1::uuid",
+            user_id,
+            first_name,
+            last_name,
+        )
+    finally:
+        await conn.close()
+
+
 async def test_verification_progress_is_live_and_the_admin_decides_it(people):
     buyer = await people.create("buyer", level=1)
+    # Named like an entry of the shipped OFAC sample: the sanctions check fails (a possible match) whether
+    # or not an earlier test of the session loaded that list (`atp seed` does), and with no list at all it
+    # fails too (nothing to screen against). Either way a person decides.
+    await _rename(buyer["id"], "Sergei Petrovich", "Ivanov")
     admin = await people.create("admin", level=3)
     page = await people.page(buyer)
     await page.goto("/verification")
@@ -28,7 +43,7 @@ async def test_verification_progress_is_live_and_the_admin_decides_it(people):
     )
     await case.get_by_label("Document kind").select_option("id_document")
     await case.get_by_role("button", name="Upload and submit").click()
-    # The worker's checks run (no sanctions list is loaded in tests, so the case goes to a person);
+    # The worker's checks run and the case goes to a person;
     # the page follows on verification:<id> without reloading.
     # Allow for a worker that is still busy with earlier browser tests' jobs in a full run.
     await page.locator(STATUS, has_text="manual review").wait_for(timeout=30_000)
