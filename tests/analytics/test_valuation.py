@@ -88,11 +88,13 @@ async def test_without_a_model_the_estimate_is_the_comparables_median_with_low_c
     )
     assert sold.status_code == 200
 
-    for attempt in ("no model", "tiny catalogue"):
+    for attempt in ("no model", "empty catalogue", "tiny catalogue"):
         if getattr(app.state, "valuation_cache", None) is not None:
             app.state.valuation_cache.invalidate()
-        if attempt == "tiny catalogue":
-            result = await training.train_and_store(rows=generated(40))
+        if attempt != "no model":
+            result = await training.train_and_store(
+                rows=[] if attempt == "empty catalogue" else generated(40)
+            )
             assert result["kind"] == training.FALLBACK_KIND
         response = await client.post(
             "/api/analytics/estimate",
@@ -174,7 +176,8 @@ async def test_a_trained_model_values_listed_and_unlisted_aircraft(app, client, 
         {"manufacturer": "Cessna", "model": "172", "yearManufactured": "2008", "hoursTotal": 5.5},
     ):
         refused = await client.post("/api/analytics/estimate", json=nonsense)
-        assert refused.status_code in (400, 422), (nonsense, refused.text)
+        assert refused.status_code == 422, (nonsense, refused.text)
+        assert refused.json()["code"] == "validation_failed"
 
 
 def test_the_flat_forest_predicts_exactly_what_scikit_learn_predicts():
