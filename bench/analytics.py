@@ -71,15 +71,18 @@ async def _prepare(listings: int) -> None:
 
 
 async def _run(args) -> None:
-    from app.analytics import market, prices, training, valuation
-    from app.analytics.model import ModelCache
-    from app.analytics.schemas import EstimateRequest
+    from app.analytics import market, training
     from app.core import db as core_db
     from app.core.db import UnitOfWork, engine
 
     pool = engine()
     await pool.start_connection_pool(min_size=2, max_size=4)
     try:
+        if args.latency_only and await core_db.fetchrow(
+            "SELECT 1 FROM valuation_models WHERE active AND sha256 <> ''"
+        ):
+            await _latencies(args)
+            return
         started = time.perf_counter()
         async with UnitOfWork() as uow:
             added = await market.backfill(uow.conn)
@@ -135,53 +138,61 @@ async def _run(args) -> None:
                 f"10-90 % band coverage {m['bandCoverage']:.1%}",
                 flush=True,
             )
-
-        cache = ModelCache()
-        await cache.current()
-        subjects = [
-            EstimateRequest(
-                manufacturer=r["manufacturer"],
-                model=r["model"],
-                year_manufactured=r["year_manufactured"],
-                hours_total=r["hours_total"],
-            )
-            for r in await core_db.fetch(
-                "SELECT manufacturer, model, year_manufactured, hours_total FROM listings ORDER BY random() LIMIT 200"
-            )
-        ]
-        for subject in subjects[:20]:
-            await valuation.request_estimate(subject, cache=cache)
-        latencies = []
-        for i in range(args.requests):
-            t0 = time.perf_counter()
-            await valuation.request_estimate(subjects[i % len(subjects)], cache=cache)
-            latencies.append(time.perf_counter() - t0)
-        _report("estimate (1 client)", latencies)
-
-        types = [
-            (r["manufacturer"], r["model"])
-            for r in await core_db.fetch(
-                "SELECT DISTINCT manufacturer, model FROM market_rollups WHERE year = 0 ORDER BY 1, 2"
-            )
-        ]
-        mix = []
-        for i, (maker, model) in enumerate(types):
-            mix.append(dict(manufacturer=maker, model=model, year_min=None, year_max=None, interval="month"))
-            mix.append(dict(manufacturer=maker, model=model, year_min=2000 + i % 15, year_max=2010 + i % 15,
-                            interval="quarter"))  # fmt: skip
-        mix.append(dict(manufacturer=None, model=None, year_min=None, year_max=None, interval="month"))
-        latencies = []
-        for i in range(args.requests):
-            q = mix[i % len(mix)]
-            t0 = time.perf_counter()
-            await prices.price_series(**q, start=None, end=None, currency="EUR" if i % 3 == 0 else "USD")
-            latencies.append(time.perf_counter() - t0)
-        _report("prices (1 client)", latencies)
-        whole = [t for i, t in enumerate(latencies) if mix[i % len(mix)]["manufacturer"] is None]
-        if whole:
-            _report("  of which whole market", whole)
+        await _latencies(args)
     finally:
         await pool.close_connection_pool()
+
+
+async def _latencies(args) -> None:
+    from app.analytics import prices, valuation
+    from app.analytics.model import ModelCache
+    from app.analytics.schemas import EstimateRequest
+    from app.core import db as core_db
+
+    cache = ModelCache()
+    await cache.current()
+    subjects = [
+        EstimateRequest(
+            manufacturer=r["manufacturer"],
+            model=r["model"],
+            year_manufactured=r["year_manufactured"],
+            hours_total=r["hours_total"],
+        )
+        for r in await core_db.fetch(
+            "SELECT manufacturer, model, year_manufactured, hours_total FROM listings ORDER BY random() LIMIT 200"
+        )
+    ]
+    for subject in subjects[:20]:
+        await valuation.request_estimate(subject, cache=cache)
+    latencies = []
+    for i in range(args.requests):
+        t0 = time.perf_counter()
+        await valuation.request_estimate(subjects[i % len(subjects)], cache=cache)
+        latencies.append(time.perf_counter() - t0)
+    _report("estimate (1 client)", latencies)
+
+    types = [
+        (r["manufacturer"], r["model"])
+        for r in await core_db.fetch(
+            "SELECT DISTINCT manufacturer, model FROM market_rollups WHERE year = 0 ORDER BY 1, 2"
+        )
+    ]
+    mix = []
+    for i, (maker, model) in enumerate(types):
+        mix.append(dict(manufacturer=maker, model=model, year_min=None, year_max=None, interval="month"))
+        mix.append(dict(manufacturer=maker, model=model, year_min=2000 + i % 15, year_max=2010 + i % 15,
+                        interval="quarter"))  # fmt: skip
+    mix.append(dict(manufacturer=None, model=None, year_min=None, year_max=None, interval="month"))
+    latencies = []
+    for i in range(args.requests):
+        q = mix[i % len(mix)]
+        t0 = time.perf_counter()
+        await prices.price_series(**q, start=None, end=None, currency="EUR" if i % 3 == 0 else "USD")
+        latencies.append(time.perf_counter() - t0)
+    _report("prices (1 client)", latencies)
+    whole = [t for i, t in enumerate(latencies) if mix[i % len(mix)]["manufacturer"] is None]
+    if whole:
+        _report("  of which whole market", whole)
 
 
 def main() -> None:
@@ -194,6 +205,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="estimate and prices calls each")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/analytics-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the database directory")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="with a kept --dir that has a trained model: only the estimate and prices latencies",
+    )
     args = parser.parse_args()
 
     from app.cli import services

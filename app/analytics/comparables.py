@@ -23,7 +23,8 @@ from app.core import db
 MARKET = ("active", "on_hold", "under_contract")
 SOLD = ("sold",)
 YEAR_WINDOW = 10
-CANDIDATES = 120  # per side of the build year
+CANDIDATES = 120  # per side of the build year, ranked by similarity in SQL
+KEEP = 20  # the most similar candidates returned (the comparables median reads these)
 PER_GROUP = 3
 TOTAL = 6
 
@@ -52,6 +53,34 @@ def closest_type(
     return types[index], score / 100
 
 
+_FIND_SQL = """
+WITH near AS (
+    (SELECT id, status, year_manufactured, hours_total FROM listing_search
+     WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
+       AND year_manufactured >= $4::int AND year_manufactured <= $4::int + $6::int
+       AND id IS DISTINCT FROM $5::uuid
+     ORDER BY year_manufactured, id LIMIT $7)
+    UNION ALL
+    (SELECT id, status, year_manufactured, hours_total FROM listing_search
+     WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
+       AND year_manufactured < $4::int AND year_manufactured >= $4::int - $6::int
+       AND id IS DISTINCT FROM $5::uuid
+     ORDER BY year_manufactured DESC, id LIMIT $7)),
+scored AS (
+    SELECT id, status, exp(-0.5 * (((year_manufactured - $4::int) / 4.0)::float8 ^ 2
+               + ((ln((greatest(hours_total, 0) + 200)::float8) - ln((greatest($8::int, 0) + 200)::float8)) / 0.6) ^ 2))
+               AS similarity
+    FROM near),
+ranked AS (
+    SELECT id, row_number() OVER (ORDER BY similarity DESC, id) AS overall,
+           row_number() OVER (PARTITION BY status = 'sold' ORDER BY similarity DESC, id) AS in_side
+    FROM scored)
+SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.price, l.currency, l.status
+FROM ranked JOIN listings l ON l.id = ranked.id
+WHERE (ranked.overall <= $9 OR ranked.in_side <= $10) AND l.status = ANY($3::text[])
+"""
+
+
 async def find(
     maker_key: str,
     model_key: str,
@@ -61,26 +90,14 @@ async def find(
     exclude: uuid.UUID | None = None,
     per_eur: dict[str, Decimal] | None = None,
 ) -> list[dict[str, Any]]:
-    """Candidates of one type near `year`, each with its similarity and USD price (by the latest rates;
-    None when unknown), best first."""
-    # Nearest build years first, from both sides, each an index range scan (listing_search_type_year_idx);
-    # only those few rows are joined to listings for their price and currency.
+    """The best candidates of one type near `year` (the `KEEP` most similar, plus the `PER_GROUP` most similar
+    sold and on the market), each with its similarity and USD price (by the latest rates; None when
+    unknown), best first."""
+    # The nearest build years from both sides are index-only range scans of search's narrow copy
+    # (listing_search_type_year_hours_idx carries status and hours); similarity is ranked there, and only the
+    # few rows kept are read from `listings` for their price and currency (not all 2 x CANDIDATES of them).
     rows = await db.fetch(
-        """WITH near AS (
-               (SELECT id, year_manufactured FROM listing_search
-                WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
-                  AND year_manufactured >= $4::int AND year_manufactured <= $4::int + $6::int
-                  AND id IS DISTINCT FROM $5::uuid
-                ORDER BY year_manufactured, id LIMIT $7)
-               UNION ALL
-               (SELECT id, year_manufactured FROM listing_search
-                WHERE maker_key = $1 AND model_key = $2 AND status = ANY($3::text[])
-                  AND year_manufactured < $4::int AND year_manufactured >= $4::int - $6::int
-                  AND id IS DISTINCT FROM $5::uuid
-                ORDER BY year_manufactured DESC, id LIMIT $7))
-           SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.hours_total, l.price, l.currency, l.status
-           FROM near JOIN listings l ON l.id = near.id
-           WHERE l.status = ANY($3::text[])""",
+        _FIND_SQL,
         maker_key,
         model_key,
         [*MARKET, *SOLD],
@@ -88,6 +105,9 @@ async def find(
         exclude,
         YEAR_WINDOW,
         CANDIDATES,
+        hours,
+        KEEP,
+        PER_GROUP,
     )
     rates = per_eur or {"USD": Decimal(1)}
     out = [
@@ -98,7 +118,7 @@ async def find(
         }
         for r in rows
     ]
-    out.sort(key=lambda c: (-c["similarity"], str(c["id"])))
+    out.sort(key=lambda c: (-c["similarity"], c["id"]))
     return out
 
 
@@ -108,7 +128,7 @@ def pick(candidates: list[dict[str, Any]], *, discount: float = 1.0) -> list[Com
     market = [c for c in candidates if c["status"] in MARKET][:PER_GROUP]
     chosen = {c["id"] for c in sold + market}
     rest = [c for c in candidates if c["id"] not in chosen][: max(0, TOTAL - len(chosen))]
-    picked = sorted(sold + market + rest, key=lambda c: (-c["similarity"], str(c["id"])))
+    picked = sorted(sold + market + rest, key=lambda c: (-c["similarity"], c["id"]))
     return [
         Comparable(
             listing_id=c["id"],

@@ -65,6 +65,10 @@ class Forest:
 
     def predict_one(self, x: np.ndarray) -> np.ndarray:
         """One prediction per regressor for the feature vector `x` (shape (n_features,))."""
+        # Per feature once, not per tree level: the row's NaNs and categorical bitset word and bit.
+        x_nan = np.isnan(x)
+        x_code = np.clip(np.nan_to_num(x, nan=0.0), 0, 255).astype(np.int64)
+        x_word, x_bit, x_neg = x_code >> 5, x_code & 31, x < 0
         idx = self.roots.copy()
         while True:
             leaf = self.leaf[idx]
@@ -72,14 +76,13 @@ class Forest:
                 break
             f = self.feature[idx]
             v = x[f]
-            nan = np.isnan(v)
+            nan = x_nan[f]
             miss = self.miss_left[idx]
-            code = np.clip(np.nan_to_num(v, nan=0.0), 0, 255).astype(np.int64)
-            word, bit = code >> 5, code & 31
+            word, bit = x_word[f], x_bit[f]
             in_left = (self.left_sets[self.bitset[idx], word] >> bit) & 1
             in_known = (self.known[self.known_map[self.group, f], word] >> bit) & 1
             cat_left = np.where(
-                v < 0, miss, np.where(in_left == 1, True, np.where(in_known == 1, False, miss))
+                x_neg[f], miss, np.where(in_left == 1, True, np.where(in_known == 1, False, miss))
             )
             go_left = np.where(nan, miss, np.where(self.cat[idx], cat_left, v <= self.threshold[idx]))
             idx = np.where(leaf, idx, np.where(go_left, self.left[idx], self.right[idx]))

@@ -30,6 +30,8 @@ CURSOR_TABLE = "analytics_cursors"
 CURSOR = "market"
 LISTING_EVENTS = ("listing.created", "listing.status_changed", "listing.price_changed")
 VERIFICATION_EVENTS = ("verification.status_changed",)
+# Deal steps that change who bought from whom (risk.broker_buyer_concentration); every one reaches `admin`.
+DEAL_EVENTS = ("offer.accepted", "deal.closed", "deal.fallen_through")
 INTERVALS = {"month": "1 month", "quarter": "3 months"}
 # Statuses in which an aircraft is on the market (a price is an asking price).
 ON_MARKET = frozenset({"active", "on_hold", "under_contract"})
@@ -62,6 +64,7 @@ class Batch(msgspec.Struct):
     listings: list[uuid.UUID] = []
     price_changes: list[dict[str, Any]] = []
     verification_cases: list[uuid.UUID] = []
+    deals: list[uuid.UUID] = []
     position: int = 0
 
 
@@ -83,7 +86,8 @@ async def consume(conn: asyncpg.Connection, *, cursor: str = CURSOR, limit: int 
         """SELECT position, event_id, channel, event_type, payload, occurred_at FROM outbox_events
            WHERE position > $1 AND position <= $2
              AND ((event_type = ANY($3::text[]) AND channel = ANY($4::text[]))
-                  OR (event_type = ANY($5::text[]) AND channel LIKE 'verification:%'))
+                  OR (event_type = ANY($5::text[]) AND channel LIKE 'verification:%')
+                  OR (event_type = ANY($7::text[]) AND channel = $8))
            ORDER BY position LIMIT $6""",
         after,
         bound,
@@ -92,6 +96,8 @@ async def consume(conn: asyncpg.Connection, *, cursor: str = CURSOR, limit: int 
         [channels.listings_feed(), channels.admin()],
         list(VERIFICATION_EVENTS),
         limit,
+        list(DEAL_EVENTS),
+        channels.admin(),
     )
     read_to = rows[-1]["position"] if len(rows) == limit else max(bound, after)
     batch = await ingest(conn, rows)
@@ -110,6 +116,7 @@ async def ingest(conn: asyncpg.Connection, rows: Sequence[Any]) -> Batch:
     seen: set[uuid.UUID] = set()
     events: list[tuple[Any, dict[str, Any]]] = []
     cases: list[uuid.UUID] = []
+    deals: list[uuid.UUID] = []
     for row in rows:
         if row["event_id"] in seen:
             continue
@@ -117,9 +124,11 @@ async def ingest(conn: asyncpg.Connection, rows: Sequence[Any]) -> Batch:
         data = _payload(row)
         if row["event_type"] in VERIFICATION_EVENTS:
             cases.append(uuid.UUID(data["verificationId"]))
+        elif row["event_type"] in DEAL_EVENTS:
+            deals.append(uuid.UUID(data["dealId"]))
         elif data.get("listingId"):
             events.append((row, data))
-    batch = Batch(events=len(seen), verification_cases=cases)
+    batch = Batch(events=len(seen), verification_cases=cases, deals=deals)
     if not events:
         return batch
     ids = list({uuid.UUID(data["listingId"]) for _, data in events})

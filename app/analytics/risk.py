@@ -3,8 +3,8 @@
 Codes (API.md): `price_below_market` (asking ≥ 30 % under the valuation's low bound), `price_raised_under_contract`
 (a price increase while under contract; kept as evidence), `registry_mismatch` / `deregistered` / `sanctions_hit`
 (from the listing's aircraft verification and the seller's own screening), `stale_listing` (on the market with no
-change and no registry activity for ATP_STALE_LISTING_DAYS, default 90). `broker_buyer_concentration` needs closed
-deals, which this branch does not have yet (docs/analytics.md).
+change and no registry activity for ATP_STALE_LISTING_DAYS, default 90), `broker_buyer_concentration` (one seller
+side's deals concentrated on one buyer: see `concentration`; raised on the listings of those deals).
 
 A flag is open while `cleared_at` is null, one per (listing, code). A new flag publishes `risk.flagged` on
 `admin` and on the owner's `user:` channel, and the owner gets a notification; owners and admins read them.
@@ -38,6 +38,33 @@ DERIVED = ("price_below_market", "registry_mismatch", "deregistered", "sanctions
 
 def stale_days() -> int:
     return int(os.environ.get("ATP_STALE_LISTING_DAYS", "90"))
+
+
+CONCENTRATION = "broker_buyer_concentration"
+
+
+class ConcentrationRule(msgspec.Struct, frozen=True):
+    """When a seller side's deals count as concentrated on one buyer.
+
+    At least `min_deals` live or closed deals (fallen-through ones do not count) made within `window_days`,
+    and at least `share` of them with a single buyer. Defaults: 5 deals, 60 %, 365 days, so three deals of
+    five with one buyer are flagged and two of five are not; a high severity from 80 %. One broker selling
+    most of its stock to one counterparty is the pattern of wash trades and of inflating a type's
+    "sold" prices.
+    """
+
+    min_deals: int = 5
+    share: float = 0.6
+    window_days: int = 365
+    high_share: float = 0.8
+
+    @classmethod
+    def from_env(cls) -> ConcentrationRule:
+        return cls(
+            min_deals=int(os.environ.get("ATP_CONCENTRATION_MIN_DEALS", "5")),
+            share=float(os.environ.get("ATP_CONCENTRATION_SHARE", "0.6")),
+            window_days=int(os.environ.get("ATP_CONCENTRATION_WINDOW_DAYS", "365")),
+        )
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -89,6 +116,17 @@ def verification_findings(checks: list[dict[str, Any]]) -> list[Finding]:
                 {"verificationId": case, "matches": hits[:5]},
             )  # fmt: skip
     return list(found.values())
+
+
+def concentration(buyers: list[uuid.UUID], rule: ConcentrationRule) -> tuple[uuid.UUID, int] | None:
+    """The buyer a seller side's deals (one entry per deal) concentrate on, and how many; None when not."""
+    if len(buyers) < max(rule.min_deals, 1):
+        return None
+    counts: dict[uuid.UUID, int] = {}
+    for buyer in buyers:
+        counts[buyer] = counts.get(buyer, 0) + 1
+    top, count = max(counts.items(), key=lambda item: (item[1], str(item[0])))
+    return (top, count) if count >= rule.share * len(buyers) else None
 
 
 # --- evaluation ----------------------------------------------------------------------------------
@@ -277,6 +315,11 @@ async def after_batch(uow: UnitOfWork, batch, *, cache: ModelCache) -> int:
             batch.verification_cases,
         )
         listing_ids |= {r["id"] for r in rows}
+    if batch.deals:
+        sellers = await uow.conn.fetch(
+            "SELECT DISTINCT seller FROM deals WHERE id = ANY($1::uuid[])", batch.deals
+        )
+        raised += await evaluate_concentration(uow, sorted(r["seller"] for r in sellers))
     if listing_ids:
         # Any event is activity: the listing is not stale any more.
         await uow.conn.execute(
@@ -285,6 +328,61 @@ async def after_batch(uow: UnitOfWork, batch, *, cache: ModelCache) -> int:
             list(listing_ids),
         )
         raised += await evaluate(uow, sorted(listing_ids), cache=cache)
+    return raised
+
+
+async def evaluate_concentration(
+    uow: UnitOfWork, sellers: list[uuid.UUID], *, rule: ConcentrationRule | None = None
+) -> int:
+    """Re-derive `broker_buyer_concentration` for these seller sides: raised on the listings of their deals
+    with the dominant buyer (evidence: counts, buyer, deal ids), cleared everywhere it no longer holds."""
+    rule = rule or ConcentrationRule.from_env()
+    raised = 0
+    for seller in sellers:
+        deals = await uow.conn.fetch(
+            """SELECT id, listing, buyer, broker, status FROM deals
+               WHERE seller = $1 AND status <> 'fallen_through' AND created_at >= now() - make_interval(days => $2)
+               ORDER BY created_at, id""",
+            seller,
+            rule.window_days,
+        )
+        found = concentration([d["buyer"] for d in deals], rule)
+        wanted: dict[uuid.UUID, Finding] = {}
+        if found is not None:
+            buyer, count = found
+            with_buyer = [d for d in deals if d["buyer"] == buyer]
+            share = count / len(deals)
+            broker = next((d["broker"] for d in deals if d["broker"] is not None), None)
+            side = "broker" if broker is not None else "seller"
+            finding = Finding(
+                CONCENTRATION,
+                "high" if share >= rule.high_share else "medium",
+                f"{count} of the {side}'s {len(deals)} deals in {rule.window_days} days ({share:.0%}) are with one buyer",
+                {
+                    "sellerId": str(seller),
+                    "brokerId": str(broker) if broker is not None else None,
+                    "buyerId": str(buyer),
+                    "dealsWithBuyer": count,
+                    "deals": len(deals),
+                    "share": round(share, 3),
+                    "dealIds": [str(d["id"]) for d in with_buyer],
+                    "listingIds": [str(d["listing"]) for d in with_buyer],
+                    "rule": {"minDeals": rule.min_deals, "share": rule.share, "windowDays": rule.window_days},
+                },
+            )
+            wanted = {d["listing"]: finding for d in with_buyer}
+        flagged = {
+            r["listing_id"]
+            for r in await uow.conn.fetch(
+                "SELECT listing_id FROM risk_flags WHERE seller_id = $1 AND code = $2 AND cleared_at IS NULL",
+                seller,
+                CONCENTRATION,
+            )
+        }
+        ids = sorted(set(wanted) | flagged)
+        for listing in await uow.conn.fetch(_LISTING_SQL, ids) if ids else []:
+            finding = wanted.get(listing["id"])
+            raised += await sync(uow, listing, [finding] if finding else [], managed=(CONCENTRATION,))
     return raised
 
 
@@ -328,4 +426,20 @@ async def sweep(*, cache: ModelCache, days: int | None = None) -> dict[str, int]
             )
         ]
         raised += await evaluate(uow, verified, cache=cache) if verified else 0
-    return {"raised": raised, "staleCleared": int(cleared.split()[-1]), "verificationChecked": len(verified)}
+    async with UnitOfWork() as uow:
+        # Deals age out of the concentration window without any event: re-derive the open ones.
+        concentrated = [
+            r["seller_id"]
+            for r in await uow.conn.fetch(
+                "SELECT DISTINCT seller_id FROM risk_flags WHERE code = $1 AND cleared_at IS NULL"
+                " AND seller_id IS NOT NULL",
+                CONCENTRATION,
+            )
+        ]
+        raised += await evaluate_concentration(uow, concentrated) if concentrated else 0
+    return {
+        "raised": raised,
+        "staleCleared": int(cleared.split()[-1]),
+        "verificationChecked": len(verified),
+        "concentrationChecked": len(concentrated),
+    }

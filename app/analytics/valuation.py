@@ -91,7 +91,9 @@ async def estimate(
         confidence *= min(1.0, 0.6 + 0.1 * len(picked))
     else:
         priced = [
-            (float(c["price_usd"]), c["similarity"]) for c in candidates[:20] if c["price_usd"] is not None
+            (float(c["price_usd"]), c["similarity"])
+            for c in candidates[: comparables.KEEP]
+            if c["price_usd"] is not None
         ]
         if not priced:
             raise NoMarketData("no model is trained yet and no comparable aircraft is listed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from tests.analytics.jobs import consume_in_worker
 from tests.reservations.conftest import listing_body
 
 
@@ -34,11 +35,12 @@ async def test_a_dumped_price_is_flagged_within_a_consumer_run_and_cleared_when_
     model = f"Bonanza {uuid.uuid4().hex[:5]}"
     for i, price in enumerate(["500000.00", "510000.00", "490000.00", "505000.00", "495000.00"]):
         await _create(client, other, model, price, year=2009 + i % 3)
-    await _consume()
+    await consume_in_worker()
     dumped = await _create(client, seller, model, "150000.00")
     started = datetime.now(UTC)
-    await _consume()
-    assert datetime.now(UTC) - started < timedelta(seconds=5)
+    await consume_in_worker()  # the production job in an arq worker, as its 2 s cron runs it
+    # "Within seconds" of the listing (a generous bound for a shared machine; bench/ measures speed).
+    assert datetime.now(UTC) - started < timedelta(seconds=10)
 
     path = f"/api/listings/{dumped['id']}/risk"
     response = await client.get(path, headers=seller["headers"])
@@ -66,7 +68,7 @@ async def test_a_dumped_price_is_flagged_within_a_consumer_run_and_cleared_when_
         f"/api/listings/{dumped['id']}", json={"price": "498000.00"}, headers=seller["headers"]
     )
     assert repriced.status_code == 200
-    await _consume()
+    await consume_in_worker()
     flags = (await client.get(path, headers=seller["headers"])).json()["flags"]
     assert "price_below_market" not in {f["code"] for f in flags}
     # A replayed consumer run raises nothing twice.

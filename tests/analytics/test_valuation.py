@@ -88,11 +88,13 @@ async def test_without_a_model_the_estimate_is_the_comparables_median_with_low_c
     )
     assert sold.status_code == 200
 
-    for attempt in ("no model", "tiny catalogue"):
+    for attempt in ("no model", "empty catalogue", "tiny catalogue"):
         if getattr(app.state, "valuation_cache", None) is not None:
             app.state.valuation_cache.invalidate()
-        if attempt == "tiny catalogue":
-            result = await training.train_and_store(rows=generated(40))
+        if attempt != "no model":
+            result = await training.train_and_store(
+                rows=[] if attempt == "empty catalogue" else generated(40)
+            )
             assert result["kind"] == training.FALLBACK_KIND
         response = await client.post(
             "/api/analytics/estimate",
@@ -174,7 +176,8 @@ async def test_a_trained_model_values_listed_and_unlisted_aircraft(app, client, 
         {"manufacturer": "Cessna", "model": "172", "yearManufactured": "2008", "hoursTotal": 5.5},
     ):
         refused = await client.post("/api/analytics/estimate", json=nonsense)
-        assert refused.status_code in (400, 422), (nonsense, refused.text)
+        assert refused.status_code == 422, (nonsense, refused.text)
+        assert refused.json()["code"] == "validation_failed"
 
 
 def test_the_flat_forest_predicts_exactly_what_scikit_learn_predicts():
@@ -193,3 +196,76 @@ def test_the_flat_forest_predicts_exactly_what_scikit_learn_predicts():
     forest = Forest(estimators)
     actual = np.stack([forest.predict_one(row) for row in x])
     assert np.allclose(actual, expected, rtol=0, atol=1e-9)
+
+
+async def test_comparables_ranked_in_sql_are_the_most_similar(client):
+    """`find` ranks in SQL and reads only the rows it keeps: they are the ones a full ranking picks."""
+    import random
+
+    from app.analytics import comparables
+    from app.core.db import UnitOfWork
+
+    rng = random.Random(7)
+    maker, model = "Rankmaker", f"R {uuid.uuid4().hex[:6]}"
+    async with UnitOfWork() as uow:
+        seller = await uow.conn.fetchval(
+            "INSERT INTO users (id, email, password_hash, first_name, last_name, company_name, phone, status,"
+            " user_type, verification_level, totp_enabled, totp_last_step, created_at, updated_at)"
+            " VALUES (gen_random_uuid(), $1, 'x', '', '', '', '', 'active', 'seller', 1, false, 0, now(), now())"
+            " RETURNING id",
+            f"{uuid.uuid4()}@rank.test",
+        )
+        rows = []
+        for i in range(70):
+            rows.append(
+                await uow.conn.fetchrow(
+                    """INSERT INTO listings (id, seller, manufacturer, model, year_manufactured, tail_number,
+                           hours_total, price, currency, location_country, location_city, status, specifications,
+                           images)
+                       VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, 'USD', 'US', 'X', $8, '{}', '[]')
+                       RETURNING id, manufacturer, model, year_manufactured, hours_total, price, currency, status""",
+                    seller,
+                    maker,
+                    model,
+                    rng.randrange(1995, 2020),
+                    f"NRK{i}{uuid.uuid4().hex[:4]}",
+                    rng.randrange(0, 9000),
+                    rng.randrange(100_000, 400_000),
+                    rng.choice(["active", "active", "sold", "under_contract", "withdrawn", "draft"]),
+                )
+            )
+    year, hours = 2008, 2500
+    public = [
+        r
+        for r in rows
+        if r["status"] in ("active", "sold", "under_contract") and abs(r["year_manufactured"] - year) <= 10
+    ]
+
+    def ranked(candidates):
+        return sorted(
+            candidates,
+            key=lambda r: (
+                -comparables.similarity(year, hours, r["year_manufactured"], r["hours_total"]),
+                r["id"],
+            ),
+        )
+
+    everyone = ranked(public)
+    expected = {r["id"] for r in everyone[: comparables.KEEP]}
+    expected |= {
+        r["id"] for r in ranked([r for r in public if r["status"] == "sold"])[: comparables.PER_GROUP]
+    }
+    expected |= {
+        r["id"] for r in ranked([r for r in public if r["status"] != "sold"])[: comparables.PER_GROUP]
+    }
+    found = await comparables.find(maker.lower(), model.lower(), year, hours)
+    assert [c["id"] for c in found][: comparables.KEEP] == [r["id"] for r in everyone[: comparables.KEEP]]
+    assert {c["id"] for c in found} == expected
+    full = [
+        {
+            **dict(r),
+            "similarity": comparables.similarity(year, hours, r["year_manufactured"], r["hours_total"]),
+        }
+        for r in everyone
+    ]
+    assert comparables.pick(found) == comparables.pick(full)
