@@ -266,3 +266,43 @@ async def test_search_home_browses_by_category_with_counts_sort_and_totals(peopl
     values = [int(re.sub(r"[^\d]", "", p)) for p in prices]
     assert values == sorted(values, reverse=True)
     await fits_the_phone(page)
+
+
+async def test_watchlist_compare_and_profile_read_offline_with_an_as_of_note(people, api):
+    seller = await people.create("seller", level=1)
+    buyer = await people.create("buyer")
+    listing = await make_listing(api, seller, manufacturer="Daher", model="TBM 960", price="5100000.00")
+    other = await make_listing(api, seller, manufacturer="Pilatus", model="PC-12 NGX", price="6200000.00")
+    response = await api.put(f"/api/watchlist/{listing['id']}", headers=buyer["headers"])
+    assert response.status_code == 201, response.text
+    context = await people.context(buyer, **PHONE)
+    page = await context.new_page()
+    await page.goto("/watchlist")
+    await wait_ready(page)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # From the next load on the worker controls the page and keeps what it reads.
+    compare = f"/compare?ids={listing['id']},{other['id']}"
+    for path in ("/watchlist", compare, f"/sellers/{seller['id']}"):
+        await page.goto(path)
+        await wait_ready(page)
+        assert await page.evaluate("Boolean(navigator.serviceWorker.controller)")
+        await page.locator("#main h1").first.wait_for()
+    await page.locator(".compare-table, #inventory").first.wait_for()
+
+    await context.set_offline(True)
+    await page.goto("/watchlist")
+    await wait_ready(page)
+    await (
+        page.locator("#offline-note").filter(has_text="You are offline: prices and statuses as of").wait_for()
+    )
+    row = page.locator(f"#watchlist li[data-listing-id='{listing['id']}']")
+    assert "$5,100,000" in await row.inner_text()
+    await page.goto(compare)
+    await wait_ready(page)
+    await page.get_by_text("You are offline: prices and statuses as of").wait_for()
+    assert await page.locator(".compare-table thead th[data-listing-id]").count() == 2
+    await page.goto(f"/sellers/{seller['id']}")
+    await wait_ready(page)
+    await page.get_by_text("You are offline: as of").wait_for()
+    await fits_the_phone(page)
+    await context.set_offline(False)
