@@ -7,6 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from app.auth.principal import Principal
@@ -44,7 +45,11 @@ class WatchlistController(Controller):
             )
         return WatchedIds(listing_ids=await watchlist.watched_ids(principal, list(dict.fromkeys(ids))))
 
-    @put("/{listing_id:uuid}", summary="Watch a listing (201 when new, 200 when already watched)")
+    @put(
+        "/{listing_id:uuid}",
+        summary="Watch a listing (201 when new, 200 when already watched)",
+        responses={201: ResponseSpec(data_container=WatchRead, description="Now watched")},
+    )
     async def watch_listing(
         self, principal: NamedDependency[Principal], listing_id: FromPath[uuid.UUID]
     ) -> Response[WatchRead]:
