@@ -37,7 +37,7 @@ log = logging.getLogger("atp")
 
 
 def _routers() -> list:
-    from app.accounts.controllers import AuthController, MeController
+    from app.accounts.controllers import AuthController, MeController, ProfileController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
     from app.analytics.controllers import (
@@ -49,6 +49,7 @@ def _routers() -> list:
     from app.deals.controllers import DashboardController, DealController, OfferController
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
+    from app.listings.watchlist_controllers import WatchlistController
     from app.media.controllers import MediaController
     from app.messaging.controllers import CONTROLLERS as MESSAGING_CONTROLLERS
     from app.notifications.controllers import (
@@ -71,10 +72,12 @@ def _routers() -> list:
         SystemController,
         AuthController,
         MeController,
+        ProfileController,
         OAuthController,
         IdentityController,
         ListingController,
         ListingDetailController,
+        WatchlistController,
         MediaController,
         AdminController,
         *realtime_handlers(),

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 
-from app.accounts import reauth, service, sessions, web_session
+from app.accounts import profiles, reauth, service, sessions, web_session
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -20,6 +20,7 @@ from app.accounts.schemas import (
     LoginRequest,
     PasswordChange,
     ProfileResponse,
+    PublicProfile,
     RecentPassword,
     RefreshRequest,
     RegisterRequest,
@@ -249,3 +250,14 @@ def _email_tag(email: str) -> str:
     import hashlib
 
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:12]
+
+
+class ProfileController(Controller):
+    """Public profiles of sellers and brokers; their inventory is `GET /api/listings?sellerId=`."""
+
+    path = "/api/profiles"
+    tags = ["accounts"]
+
+    @get("/{user_id:uuid}", summary="A seller's or broker's public profile (no contact details)")
+    async def public_profile(self, user_id: FromPath[uuid.UUID]) -> PublicProfile:
+        return await profiles.public_profile(user_id)

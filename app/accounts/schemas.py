@@ -171,3 +171,15 @@ def user_read(row) -> UserRead:
         created_at=row["created_at"],
         totp_enabled=row["totp_enabled"],
     )
+
+
+class PublicProfile(Schema):
+    """What anyone may read about a seller or broker: never their email, phone or account status."""
+
+    id: uuid.UUID
+    display_name: str
+    company_name: str
+    user_type: str
+    verification_level: int
+    member_since: datetime
+    listings_count: int  # the inventory: listings for sale now (active, on hold, under contract)

@@ -207,3 +207,17 @@ class ListingStats(Schema):
     unique_viewers: int
     active_hold: HoldSummary | None
     waitlist_length: int
+    watchers: int = 0  # users with the listing on their watchlist
+
+
+class WatchRead(Schema):
+    """One aircraft on a watchlist: the listing as it is now, or none when the watcher may no longer read it."""
+
+    listing_id: uuid.UUID
+    watched_at: datetime
+    available: bool
+    listing: ListingRead | None
+
+
+class WatchedIds(Schema):
+    listing_ids: list[uuid.UUID]

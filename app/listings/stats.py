@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from app.auth.principal import Principal
 from app.core import db
 from app.core.errors import NotFound
-from app.listings import policy, service
+from app.listings import policy, service, watchlist
 from app.listings.schemas import ListingRead, ListingStats
 
 log = logging.getLogger("atp.listings.stats")
@@ -63,11 +63,13 @@ async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: R
     waiting = await db.fetchrow(
         "SELECT count(*) AS n FROM listing_waitlist WHERE listing = $1 AND status = 'waiting'", listing_id
     )
+    watching = await watchlist.watchers([listing_id])
     return ListingStats(
         views=int(views or 0),
         unique_viewers=int(unique or 0),
         active_hold=holds.get(listing_id),
         waitlist_length=waiting["n"] if waiting else 0,
+        watchers=watching.get(listing_id, 0),
     )
 
 
@@ -106,12 +108,14 @@ async def listing_stats_many(
         mine,
     )
     lines = {row["listing"]: row["n"] for row in waiting}
+    watching = await watchlist.watchers(mine)
     return {
         str(listing_id): ListingStats(
             views=int(counts[2 * i] or 0),
             unique_viewers=int(counts[2 * i + 1] or 0),
             active_hold=holds.get(listing_id),
             waitlist_length=lines.get(listing_id, 0),
+            watchers=watching.get(listing_id, 0),
         )
         for i, listing_id in enumerate(mine)
     }

@@ -25,8 +25,10 @@ SearchCategory = Literal[
     "helicopter",
 ]
 SearchSort = Literal["relevance", "price_asc", "price_desc", "year_desc", "hours_asc", "newest"]
-Facet = Literal["manufacturer", "model", "year", "country", "engineType"]
-FACETS: tuple[str, ...] = ("manufacturer", "model", "year", "country", "engineType")
+Facet = Literal["manufacturer", "model", "year", "country", "engineType", "category"]
+# "category": the catalogue kind of each match (light_jet, turboprop, helicopter…); models the catalogue
+# does not know are not counted. The "jet" filter is the sum of the four jet kinds.
+FACETS: tuple[str, ...] = ("manufacturer", "model", "year", "country", "engineType", "category")
 
 
 class SearchQuery(msgspec.Struct, kw_only=True, frozen=True):

@@ -46,6 +46,9 @@ SHELL_PATHS = [
     "/offers",
     "/deals/{deal_id:str}",
     "/plans",
+    "/watchlist",
+    "/compare",
+    "/sellers/{seller_id:str}",
 ]
 
 _NO_CACHE = CacheControlHeader(no_cache=True)

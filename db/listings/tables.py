@@ -1,4 +1,4 @@
-"""Listings: aircraft for sale and their price history."""
+"""Listings: aircraft for sale, their price history, photos and who watches them."""
 
 from piccolo.columns import (
     JSONB,
@@ -68,3 +68,11 @@ class ListingPhoto(Table, tablename="listing_photos"):
     uploaded_by = UUID(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     processed_at = Timestamptz(null=True, default=None)
+
+
+class ListingWatch(Table, tablename="listing_watches"):
+    """A user watches a listing: it is on their watchlist, its price and status shown live."""
+
+    user_id = UUID()
+    listing = ForeignKey(references=Listing, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())

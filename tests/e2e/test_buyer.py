@@ -25,7 +25,7 @@ async def test_misspelled_search_finds_the_listing_and_a_price_change_shows_live
     await result.wait_for()
     assert "q=cesna+172" in page.url
     await screenshot(page, "search")
-    await result.get_by_role("link").click()
+    await result.locator("a.title").click()  # the card also links its seller
     await page.wait_for_url(f"**/listings/{listing['id']}")
     price = page.locator("#listing-price")
     assert await price.inner_text() == "$389,000"

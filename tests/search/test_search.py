@@ -154,6 +154,22 @@ async def test_facets(client, catalogue):
     assert sum(facets["engineType"].values()) == body["estimatedTotal"]
 
 
+async def test_category_facet_counts_what_the_category_filter_finds(client, catalogue):
+    # The search home browses by kind of aircraft: each count must be what a click on it shows.
+    facets = (await search(client, catalogue, facets="category"))["facets"]["category"]
+    assert set(facets) == {
+        "piston_single", "piston_twin", "turboprop", "helicopter",
+        "light_jet", "midsize_jet", "super_midsize_jet", "large_jet",
+    }  # fmt: skip
+    for category, count in facets.items():
+        assert (await search(client, catalogue, category=category, limit=1))["estimatedTotal"] == count
+    jets = sum(n for name, n in facets.items() if name.endswith("_jet"))
+    assert (await search(client, catalogue, category="jet", limit=1))["estimatedTotal"] == jets
+    # With a filter the counts narrow with it; the catalogue's unknown Zlin is in no category.
+    narrowed = (await search(client, catalogue, q="cessna", facets="category"))["facets"]["category"]
+    assert "helicopter" not in narrowed and narrowed["piston_single"] >= 2
+
+
 @pytest.mark.parametrize(
     "params",
     [

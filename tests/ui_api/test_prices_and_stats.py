@@ -43,7 +43,7 @@ async def test_price_history_follows_listing_visibility(client, seller):
 async def test_stats_count_views_but_not_the_owners(client, people, seller, listing):
     stats_path = f"/api/listings/{listing['id']}/stats"
     fresh = (await client.get(stats_path, headers=seller["headers"])).json()
-    assert fresh == {"views": 0, "uniqueViewers": 0, "activeHold": None, "waitlistLength": 0}
+    assert fresh == {"views": 0, "uniqueViewers": 0, "activeHold": None, "waitlistLength": 0, "watchers": 0}
     for _ in range(3):
         assert (await client.get(f"/api/listings/{listing['id']}")).status_code == 200
     await client.get(f"/api/listings/{listing['id']}", headers=seller["headers"])

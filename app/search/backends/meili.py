@@ -29,6 +29,7 @@ _FACETS = {
     "year": "yearManufactured",
     "country": "locationCountry",
     "engineType": "engineType",
+    "category": "category",
 }
 _SORTS = {
     "newest": ["createdAt:desc", "id:desc"],
@@ -50,6 +51,7 @@ SETTINGS: dict[str, Any] = {
         "rangeNm",
         "locationCountry",
         "engineType",
+        "category",
         "sellerId",
         "_geo",
         "manufacturer",
@@ -101,6 +103,7 @@ def document(row: Any) -> dict[str, Any]:
         "seats": specs.max_passengers,
         "rangeNm": specs.max_range_nm,
         "engineType": specs.engine_type,
+        "category": entry.category if entry else None,
         "status": listing.status,
         "sellerId": str(listing.seller_id),
         "createdAt": listing.created_at.timestamp(),

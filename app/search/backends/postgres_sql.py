@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from app.core.pagination import decode_cursor
 from app.search.aliases import category_models
 from app.search.normalize import ParsedQuery, parse
 from app.search.schemas import SearchQuery
+from db.fixtures.catalogue import MODELS
 
 # Past this many matches the total is the planner's estimate: counting 90,000 rows costs more
 # than the whole rest of the search, and nobody pages that far.
@@ -398,6 +400,20 @@ def estimate_sql(plan: CompiledSearch) -> str:
     return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {plan.table.name} WHERE {plan.where}"
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@functools.cache
+def _category_case(maker: str, model: str) -> str:
+    """The catalogue category of a row as SQL: one CASE over the catalogue's (maker, model) keys."""
+    arms = " ".join(
+        f"WHEN {_literal(entry.manufacturer.lower() + '|' + entry.model.lower())} THEN {_literal(entry.category)}"
+        for entry in MODELS
+    )
+    return f"(CASE {maker} || '|' || {model} {arms} END)"
+
+
 def _facet_columns(table: Table) -> dict[str, str]:
     return {
         "manufacturer": "manufacturer",
@@ -405,6 +421,7 @@ def _facet_columns(table: Table) -> dict[str, str]:
         "year": "year_manufactured::text",
         "country": "location_country",
         "engineType": table.engine_type,
+        "category": _category_case(table.maker, table.model),
     }
 
 

@@ -11,7 +11,9 @@ import { loginView, registerView } from "./views/auth.js";
 import { inboxView, messagesBadge, threadView } from "./views/messages.js";
 import { dashboardView } from "./views/dashboard.js";
 import { dealView } from "./views/deal.js";
+import { compareView } from "./views/compare.js";
 import { listingView } from "./views/listing.js";
+import { profileView } from "./views/profile.js";
 import { marketView } from "./views/market.js";
 import { notificationsView } from "./views/notifications.js";
 import { reportsView } from "./views/reports.js";
@@ -22,6 +24,7 @@ import { holdsView } from "./views/holds.js";
 import { searchView } from "./views/search.js";
 import { sellView } from "./views/sell.js";
 import { verificationView } from "./views/verification.js";
+import { watchlistView } from "./views/watchlist.js";
 
 const STATUS_TEXT = { live: "live", connecting: "connecting", reconnecting: "reconnecting…", offline: "offline" };
 let stopUserChannel = null;
@@ -37,6 +40,7 @@ function drawNav() {
   const user = currentUser();
   const links = [["/", "Search"], ["/market", "Market"]];
   if (user) {
+    links.push(["/watchlist", "Watchlist"]);
     links.push(["/saved", "Saved"]);
     if (hasRole("buyer") || user.userType === "buyer") links.push(["/holds", "My holds"]);
     links.push(["/messages", "Messages"]);
@@ -111,6 +115,9 @@ route("/", searchView);
 route("/search", searchView);
 route("/listings/:id", listingView);
 route("/market", marketView);
+route("/compare", compareView);
+route("/sellers/:id", profileView);
+route("/watchlist", requireLogin(watchlistView));
 route("/login", loginView);
 route("/register", registerView);
 route("/dashboard", requireRole(["broker", "admin"], dashboardView));

@@ -21,6 +21,7 @@ const SHELL = [
   "/static/views/admin.js",
   "/static/views/auth.js",
   "/static/views/broker_state.js",
+  "/static/views/compare.js",
   "/static/views/dashboard.js",
   "/static/views/holds.js",
   "/static/views/deal.js",
@@ -32,13 +33,17 @@ const SHELL = [
   "/static/views/reports.js",
   "/static/views/offers.js",
   "/static/views/plans.js",
+  "/static/views/profile.js",
   "/static/views/saved.js",
   "/static/views/search.js",
   "/static/views/sell.js",
   "/static/views/verification.js",
+  "/static/views/watchlist.js",
   "/static/icons/icon-192.png",
 ];
 const LISTING = /^\/api\/listings\/[0-9a-f-]{36}(\/price-history|\/photos)?$/;
+// Kept for offline reading too: a seller's profile (public) and the watchlist (private: dropped at logout).
+const OFFLINE_READS = /^\/api\/(profiles\/[0-9a-f-]{36}|watchlist)$/;
 const MAX_LISTINGS = 100;
 
 self.addEventListener("install", (event) => {
@@ -62,7 +67,7 @@ self.addEventListener("fetch", (event) => {
   if (request.mode === "navigate") { event.respondWith(navigation(request)); return; }
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") { event.respondWith(cacheFirst(request)); return; }
   // The profile too: offline, a signed-in person stays signed in (dropped with the listings at logout).
-  if (LISTING.test(url.pathname) || url.pathname === "/api/auth/profile") { event.respondWith(networkFirst(request)); return; }
+  if (LISTING.test(url.pathname) || OFFLINE_READS.test(url.pathname) || url.pathname === "/api/auth/profile") { event.respondWith(networkFirst(request)); return; }
   if (url.pathname.startsWith("/media/")) event.respondWith(cacheFirst(request, DATA_CACHE));
 });
 
@@ -107,7 +112,7 @@ async function navigation(request) {
   } catch {
     // Every app route renders from the same shell; offline, the shell reads listings from the cache.
     const shell = await caches.match("/static/index.html");
-    if (shell && /^\/(listings\/|$|search|saved|dashboard|holds)/.test(url.pathname)) return shell;
+    if (shell && /^\/(listings\/|$|search|saved|dashboard|holds|watchlist|compare|sellers\/)/.test(url.pathname)) return shell;
     return (await caches.match("/offline.html")) || new Response("Offline", { status: 503 });
   }
 }

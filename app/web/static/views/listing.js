@@ -6,6 +6,9 @@ import { realtime } from "../realtime.js";
 import { messageSellerBox } from "./messages.js";
 import { marketSection } from "./market.js";
 import { offerPanel } from "./offers.js";
+import { compareToggle } from "./compare.js";
+import { sellerLine } from "./profile.js";
+import { loadWatched, watchButton } from "./watchlist.js";
 import { clock, countdown, errorText, flash, h, listingName, money, notice, replace, statusPill, when, whenZoned } from "../ui.js";
 
 const SPEC_LABELS = {
@@ -102,7 +105,8 @@ export async function listingView(main, { id }) {
   main.append(
     h("article", { class: "stack", dataset: { listingId: listing.id } },
       h("div", { class: "listing-head" }, title, h("div", { class: "row" }, price, status,
-        user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null), live),
+        user && (user.id === listing.sellerId || hasRole("admin")) ? h("a", { href: `/sell/${listing.id}` }, "Edit listing") : null),
+        h("div", { class: "row card-actions" }, watchButton(listing), compareToggle(listing)), sellerLine(listing.sellerId), live),
       offlineNote, proof, gallery, holdBox, offers.element, messageSellerBox(listing),
       h("section", { "aria-labelledby": "specs-title" }, h("h2", { id: "specs-title" }, "Specifications"), specs),
       h("section", { "aria-labelledby": "desc-title" }, h("h2", { id: "desc-title" }, "Description"), description),
@@ -305,7 +309,7 @@ export async function listingView(main, { id }) {
   drawHold();
   const stops = [realtime.subscribe(`listing:${listing.id}`, onEvent, { onReset: refetch }), offers.stop];
   if (user) stops.push(realtime.subscribe(`user:${user.id}`, onPersonal, { onReset: refetch }));
-  await Promise.all([loadMine(), loadHistory()]);
+  await Promise.all([loadMine(), loadHistory(), loadWatched([listing.id])]);
   drawHistory();
   drawHold();
   return () => stops.forEach((stop) => stop());

@@ -4,16 +4,22 @@ import { api, isLoggedIn } from "../api.js";
 import { exportToExcel } from "./reports.js";
 import { navigate } from "../router.js";
 import { debounce, errorText, field, h, listingName, money, notice, replace, statusPill, toast } from "../ui.js";
+import { compareToggle, compareTray } from "./compare.js";
+import { loadWatched, watchButton } from "./watchlist.js";
 
 const FILTERS = ["category", "engineType", "manufacturer", "yearMin", "yearMax", "priceMax", "hoursMax", "seatsMin", "rangeMin", "country", "near", "radiusKm", "sort"];
-const FACETS = "manufacturer,model,year,country,engineType";
+const FACETS = "manufacturer,model,year,country,engineType,category";
+// The search home's ways in: each kind with its count from the category facet ("jet" sums the jets).
+const BROWSE = [["jet", "Jets"], ["turboprop", "Turboprops"], ["piston_single", "Piston singles"], ["piston_twin", "Piston twins"],
+  ["helicopter", "Helicopters"], ["light_jet", "Light jets"], ["midsize_jet", "Midsize jets"], ["super_midsize_jet", "Super-midsize jets"],
+  ["large_jet", "Large jets"]];
 export const CATEGORIES = [["", "Any kind"], ["jet", "Jets (all)"], ["light_jet", "Light jets"], ["midsize_jet", "Midsize jets"],
   ["super_midsize_jet", "Super-midsize jets"], ["large_jet", "Large jets"], ["turboprop", "Turboprops"],
   ["piston_single", "Piston singles"], ["piston_twin", "Piston twins"], ["helicopter", "Helicopters"]];
 const ENGINES = [["", "Any engine"], ["jet", "Jet"], ["turboprop", "Turboprop"], ["piston", "Piston"], ["turboshaft", "Turboshaft"], ["electric", "Electric"]];
 const options = (pairs, current) => pairs.map(([value, text]) => h("option", { value, selected: (current || "") === value }, text));
 
-export function resultCard(listing) {
+export function resultCard(listing, { tray = null } = {}) {
   const image = listing.images?.[0];
   const picture = image?.thumbnailUrl
     ? h("img", { class: "thumb", src: image.thumbnailUrl, alt: "", loading: "lazy", width: 128, height: 88 })
@@ -24,7 +30,19 @@ export function resultCard(listing) {
       h("a", { class: "title", href: `/listings/${listing.id}` }, listingName(listing)),
       h("div", { class: "row" }, h("span", { class: "price" }, money(listing.price, listing.currency)), statusPill(listing.status),
         listing.verified ? h("span", { class: "status-pill verified-pill", title: "Registry, sanctions and documents checked by ATP" }, "✓ Verified") : null),
-      h("div", { class: "muted small" }, `${listing.tailNumber} · ${listing.hoursTotal.toLocaleString("en-US")} h · ${listing.locationCity}, ${listing.locationCountry}`)));
+      h("div", { class: "muted small" }, `${listing.tailNumber} · ${listing.hoursTotal.toLocaleString("en-US")} h · ${listing.locationCity}, ${listing.locationCountry}`),
+      h("div", { class: "row card-actions" }, watchButton(listing), compareToggle(listing, tray),
+        h("a", { class: "small", href: `/sellers/${listing.sellerId}` }, "Seller", h("span", { class: "visually-hidden" }, ` of the ${listingName(listing)}`)))));
+}
+
+/** Links to each kind of aircraft with how many are for sale (the search home). */
+function categoryLinks(counts) {
+  const jets = Object.entries(counts).filter(([name]) => name.endsWith("_jet")).reduce((sum, [, n]) => sum + n, 0);
+  const count = (name) => (name === "jet" ? jets : counts[name] || 0);
+  return h("nav", { class: "categories", id: "categories", "aria-labelledby": "categories-title" },
+    h("h2", { id: "categories-title" }, "Browse by category"),
+    h("ul", { class: "category-list" }, BROWSE.map(([name, label]) => h("li", {},
+      h("a", { href: `/?category=${name}`, dataset: { category: name } }, h("span", {}, label), h("span", { class: "category-count" }, count(name).toLocaleString("en-US")))))));
 }
 
 export async function searchView(main, _params, query) {
@@ -51,6 +69,8 @@ export async function searchView(main, _params, query) {
   const results = h("ul", { class: "results", id: "results", "aria-label": "Search results" });
   const facets = h("div", { class: "facets", "aria-label": "Refine by" });
   const message = h("div");
+  const browse = h("div", { id: "browse" });
+  const tray = compareTray();
   const more = h("button", { type: "button", class: "secondary", id: "more-results", hidden: true }, "Show more");
   const sortTop = h("select", { name: "sortTop", id: "sort-top" },
     [["", "Best match"], ["newest", "Newest"], ["price_asc", "Price: low to high"], ["price_desc", "Price: high to low"], ["year_desc", "Year: newest"], ["hours_asc", "Hours: lowest"]]
@@ -83,8 +103,8 @@ export async function searchView(main, _params, query) {
       h("button", { type: "button", class: "secondary", id: "export-excel", hidden: !isLoggedIn(), onclick: () => exportToExcel(params()) }, "Export to Excel")));
 
   main.append(h("h1", {}, "Find an aircraft"),
-    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message,
-      h("div", { class: "results-head" }, summary, field("Sort", sortTop)), results, h("div", { class: "row more-row" }, more))));
+    h("div", { class: "layout-search" }, h("aside", {}, form, facets), h("section", { "aria-labelledby": "result-summary" }, message, browse,
+      h("div", { class: "results-head" }, summary, field("Sort", sortTop)), results, h("div", { class: "row more-row" }, more))), tray.element);
 
   let controller = null;
   let shown = null; // the query whose results are on screen: the same query again changes nothing
@@ -117,7 +137,10 @@ export async function searchView(main, _params, query) {
       if (mine !== controller) return; // a newer search started while this answer was on its way
       shown = search.toString();
       replace(message);
-      replace(results, page.items.map(resultCard));
+      replace(results, page.items.map((item) => resultCard(item, { tray })));
+      loadWatched(page.items.map((item) => item.id));
+      // Nothing asked yet: this is the search home, which offers the kinds of aircraft first.
+      replace(browse, search.toString() ? null : categoryLinks(page.facets?.category || {}));
       total = page.estimatedTotal;
       nextCursor = page.nextCursor;
       drawSummary();
@@ -150,7 +173,8 @@ export async function searchView(main, _params, query) {
     try {
       const page = await api(`/api/search?${request}`, { signal: controller?.signal });
       const seen = new Set([...results.children].map((li) => li.dataset.listingId));
-      results.append(...page.items.filter((item) => !seen.has(item.id)).map(resultCard));
+      results.append(...page.items.filter((item) => !seen.has(item.id)).map((item) => resultCard(item, { tray })));
+      loadWatched(page.items.map((item) => item.id));
       nextCursor = page.nextCursor;
       drawSummary();
     } catch (err) {
@@ -201,5 +225,5 @@ export async function searchView(main, _params, query) {
   inputs.sort.addEventListener("change", () => { sortTop.value = inputs.sort.value; });
   sortTop.addEventListener("change", () => { inputs.sort.value = sortTop.value; run(); });
   await run();
-  return () => controller?.abort();
+  return () => { controller?.abort(); tray.stop(); };
 }
