@@ -132,6 +132,13 @@ class MotoS3Server:
         self.proc = None
 
 
+def worker_command(queue: str = "main") -> list[str]:
+    """The command of one queue's worker process, as Procfile and `atp run` start it."""
+    import sys
+
+    return [sys.executable, "-m", "workers", *(["--queue", queue] if queue != "main" else [])]
+
+
 def clear_abandoned_jobs(redis_url: str) -> int:
     """Drop the arq queue left by earlier tests before a test starts a worker process of its own.
 
@@ -141,10 +148,12 @@ def clear_abandoned_jobs(redis_url: str) -> int:
     """
     import redis as sync_redis
 
+    from app.core import queues
+
     client = sync_redis.Redis.from_url(redis_url)
     try:
         keys = [
-            b"arq:queue",
+            *queues.ALL,
             *client.scan_iter(match="arq:in-progress:*"),
             *client.scan_iter(match="arq:job:*"),
         ]
