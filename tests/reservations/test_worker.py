@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.core import db
-from tests.processes import clear_abandoned_jobs
+from tests.processes import clear_abandoned_jobs, worker_command
 from tests.reservations.conftest import active_holds
 
 ARQ = Path(sys.executable).parent / "arq"
@@ -30,9 +30,7 @@ def worker(tmp_path):
         "PICCOLO_CONF": os.environ.get("PICCOLO_CONF", "db.piccolo_conf"),
     }
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workers"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(worker_command("main"), env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc, log
     finally:
@@ -111,3 +109,55 @@ async def test_worker_killed_mid_expiry_leaves_holds_and_listings_consistent(cli
                 row
             )
     assert any(row["status"] == "expired" for row in rows), log.read_text()[-3000:]
+
+
+async def test_a_backlog_of_slow_jobs_does_not_delay_a_hold_expiry(client, people, listing, worker):
+    """Report builds wait on the slow queue, whose worker is stopped; the main worker expires on time."""
+    from redis.asyncio import Redis
+
+    from app.core import queues
+    from app.reports import jobs
+
+    proc, log = worker
+    buyer = await people.create()
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        owner = uuid.UUID(buyer["id"])
+        for _ in range(60):
+            row = await db.fetchrow(
+                "INSERT INTO reports (owner_id, kind, filters) VALUES ($1, 'market', '{}') RETURNING id",
+                owner,
+            )
+            await jobs.enqueue_build(redis, row["id"], 0)
+        assert await redis.zcard(queues.SLOW) >= 60
+        response = await client.post(
+            f"/api/listings/{listing['id']}/holds", json={}, headers=buyer["headers"]
+        )
+        assert response.status_code == 201, response.text
+        hold_id = uuid.UUID(response.json()["id"])
+        await db.fetch(
+            "UPDATE listing_holds SET placed_at = now() - interval '1 hour', expires_at = now() + interval '3 seconds'"
+            " WHERE id = $1",
+            hold_id,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            row = await db.fetchrow(
+                "SELECT status, expires_at, ended_at FROM listing_holds WHERE id = $1", hold_id
+            )
+            if row["status"] != "active":
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        assert row["status"] == "expired", log.read_text()[-3000:]
+        assert 0 <= (row["ended_at"] - row["expires_at"]).total_seconds() < 5
+        # The builds are still waiting for the slow queue's worker: the main one never took them.
+        assert await redis.zcard(queues.SLOW) >= 60
+        waiting = await db.fetchrow(
+            "SELECT count(*) AS n FROM reports WHERE owner_id = $1 AND status = 'queued'", owner
+        )
+        assert waiting["n"] == 60
+    finally:
+        await db.fetch("DELETE FROM reports WHERE owner_id = $1", uuid.UUID(buyer["id"]))
+        await redis.delete(queues.SLOW)
+        await redis.aclose()
