@@ -169,7 +169,11 @@ class WorkerSettings:
 
 class SlowWorkerSettings:
     """The slow queue: jobs that take minutes and a CPU. Few at once (each build also takes a
-    semaphore, workers/reports.py); nothing here is on anyone's clock but the person waiting for it."""
+    semaphore, workers/reports.py); nothing here is on anyone's clock but the person waiting for it.
+
+    The settings both classes share are spelled out in each: arq's `get_kwargs` reads a settings
+    class's own `__dict__`, so a shared base class would silently drop them.
+    """
 
     queue_name = queues.SLOW
     functions = [

@@ -5,41 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
 
-from tests.processes import clear_abandoned_jobs, worker_command
+from tests.processes import running_worker
 from tests.reports.conftest import make_listings, unique_model
 from tests.reports.test_reports import XLSX, user_events
 
-ROOT = Path(__file__).resolve().parents[2]
 EVIL = '=HYPERLINK("http://evil.example","Click")'
 
 
 @pytest.fixture
 def slow_worker(tmp_path):
-    clear_abandoned_jobs(os.environ["REDIS_URL"])
     log = tmp_path / "worker-slow.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATP_WORKER_DB_POOL": "2", "ATP_METRICS_PORT": ""}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            worker_command("slow"), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+    with running_worker("slow", log, ATP_WORKER_DB_POOL="2", ATP_METRICS_PORT="") as proc:
         yield proc, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _all(client, path: str, who: dict) -> list[dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.core import db
-from tests.processes import clear_abandoned_jobs, worker_command
+from tests.processes import running_worker
 from tests.reservations.conftest import active_holds
 
 ARQ = Path(sys.executable).parent / "arq"
@@ -21,25 +20,9 @@ ARQ = Path(sys.executable).parent / "arq"
 
 @pytest.fixture
 def worker(tmp_path):
-    clear_abandoned_jobs(os.environ["REDIS_URL"])
     log = tmp_path / "arq.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "PICCOLO_CONF": os.environ.get("PICCOLO_CONF", "db.piccolo_conf"),
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(worker_command("main"), env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
+    with running_worker("main", log) as proc:
         yield proc, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def test_worker_expires_hold_within_5_seconds_and_frees_the_listing(client, people, listing, worker):
