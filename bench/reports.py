@@ -153,7 +153,7 @@ async def _child_openpyxl(owner: str) -> dict:
     summary = sheet("Price statistics", build.TYPE_COLUMNS, first=True)
     listings = sheet("Listings", build.LISTING_COLUMNS)
     history = sheet("Price history", build.HISTORY_COLUMNS)
-    stats = build._Stats()
+    by_type: dict = {}
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -162,7 +162,9 @@ async def _child_openpyxl(owner: str) -> dict:
         changes = await sources.price_history([listing.id for listing in page]) if page else []
         by_id = {listing.id: listing for listing in page}
         for listing in page:
-            stats.add(listing)
+            by_type.setdefault((listing.manufacturer, listing.model, listing.currency), []).append(
+                (float(listing.price), listing.year_manufactured, listing.hours_total)
+            )
             append(listings, build.LISTING_COLUMNS, [
                 listing.manufacturer, listing.model, listing.year_manufactured, listing.tail_number,
                 listing.hours_total, listing.price, listing.currency, listing.location_country,
@@ -178,7 +180,7 @@ async def _child_openpyxl(owner: str) -> dict:
             ])  # fmt: skip
     import statistics
 
-    for (maker, model, currency), values in sorted(stats.by_type.items(), key=lambda i: (-len(i[1]), i[0])):
+    for (maker, model, currency), values in sorted(by_type.items(), key=lambda i: (-len(i[1]), i[0])):
         prices = [v[0] for v in values]
         append(summary, build.TYPE_COLUMNS, [
             maker, model, currency, len(values), min(prices), statistics.median(prices),

@@ -132,6 +132,40 @@ class MotoS3Server:
         self.proc = None
 
 
+def worker_command(queue: str = "main") -> list[str]:
+    """The command of one queue's worker process, as Procfile and `atp run` start it."""
+    import sys
+
+    return [sys.executable, "-m", "workers", *(["--queue", queue] if queue != "main" else [])]
+
+
+@contextlib.contextmanager
+def running_worker(queue: str, log: Path, **env: str):
+    """One queue's worker process, started after the session's abandoned jobs are dropped, logging to
+    `log`; terminated (killed if it will not stop) on exit. Yields the process."""
+    import os
+
+    clear_abandoned_jobs(os.environ["REDIS_URL"])
+    root = Path(__file__).resolve().parents[1]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            worker_command(queue),
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root), **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def clear_abandoned_jobs(redis_url: str) -> int:
     """Drop the arq queue left by earlier tests before a test starts a worker process of its own.
 
@@ -141,10 +175,12 @@ def clear_abandoned_jobs(redis_url: str) -> int:
     """
     import redis as sync_redis
 
+    from app.core import queues
+
     client = sync_redis.Redis.from_url(redis_url)
     try:
         keys = [
-            b"arq:queue",
+            *queues.ALL,
             *client.scan_iter(match="arq:in-progress:*"),
             *client.scan_iter(match="arq:job:*"),
         ]

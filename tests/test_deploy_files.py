@@ -34,7 +34,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PYPROJECT = ROOT / "pyproject.toml"
 
 # The processes our image runs, by Compose service; each must resolve to importable code.
-APP_SERVICES = ("migrate", "web", "worker")
+APP_SERVICES = ("migrate", "web", "worker", "worker-slow")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -152,9 +152,10 @@ def check_command(command: str | list[str]) -> None:
         module = importlib.import_module(args[1] + ".__main__") if len(args) > 1 else None
         assert module is not None and callable(getattr(module, "main", None)), f"{argv} runs no main()"
         if args[1] == "workers":
-            from workers.main import WorkerSettings
+            from workers.main import SETTINGS
 
-            assert WorkerSettings.functions and WorkerSettings.cron_jobs
+            queue = option_value(args, "--queue") or "main"
+            assert SETTINGS[queue].functions and SETTINGS[queue].cron_jobs
     else:
         check_console_script(program, args)
 
@@ -291,16 +292,17 @@ def test_replicated_services_publish_no_fixed_host_port() -> None:
 
 def test_procfile_declares_web_worker_and_release() -> None:
     processes = parse_procfile()
-    assert set(processes) == {"web", "worker", "release"}
+    assert set(processes) == {"web", "worker", "slow-worker", "release"}
     web = argv_of(processes["web"])
     assert web[0] == "uvicorn" and "--factory" in web
     assert option_value(web, "--host") == "0.0.0.0"
     assert option_value(web, "--port") in ("$PORT", "${PORT}")
     assert argv_of(processes["worker"]) == ["python", "-m", "workers"]  # the resilient worker, not bare arq
+    assert argv_of(processes["slow-worker"]) == ["python", "-m", "workers", "--queue", "slow"]
     assert argv_of(processes["release"]) == ["atp", "migrate"]
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "release"])
+@pytest.mark.parametrize("process", ["web", "worker", "slow-worker", "release"])
 def test_procfile_commands_resolve_to_code(process: str) -> None:
     check_command(parse_procfile()[process])
 

@@ -19,9 +19,10 @@ import pytest
 
 def test_every_worker_job_takes_the_trace_keyword():
     """The enqueue side may pass `traceparent`: a job function not wrapped would fail with TypeError."""
-    from workers.main import WorkerSettings
+    from workers.main import SlowWorkerSettings, WorkerSettings
 
-    for entry in [*WorkerSettings.functions, *WorkerSettings.cron_jobs]:
+    for entry in [*WorkerSettings.functions, *WorkerSettings.cron_jobs, *SlowWorkerSettings.functions,
+                  *SlowWorkerSettings.cron_jobs]:  # fmt: skip
         coroutine = getattr(entry, "coroutine", entry)
         assert getattr(coroutine, "__atp_observed__", False), entry
 

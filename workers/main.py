@@ -1,4 +1,9 @@
-"""arq worker settings: jobs, cron schedule, resources, msgspec (not pickle) serialization."""
+"""arq worker settings: jobs, cron schedule, resources, msgspec (not pickle) serialization.
+
+Two queues (app/core/queues.py), each served by its own processes: `WorkerSettings` (`python -m
+workers`) for everything that must happen on time, `SlowWorkerSettings` (`python -m workers --queue
+slow`) for report builds and model training, which run for minutes on a CPU.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import msgspec
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from app.core import queues
 from workers import (
     analytics,
     deals,
@@ -98,12 +104,9 @@ class WorkerSettings:
         messaging.pump_offline_messages,
         messaging.process_message_attachment,
         messaging.retry_stuck_attachments,
-        # Excel reports (issue 16): one build at a time per worker, progress is its heartbeat.
-        func(reports.build_report, timeout=reports.BUILD_TIMEOUT_S, max_tries=3),
+        # Re-queues report builds (on the slow queue) whose job was lost or whose worker died.
         reports.sweep_reports,
-        reports.purge_expired_reports,
         analytics.consume_market_events,
-        func(analytics.train_valuation_model, timeout=600, keep_result=3600),
         analytics.sweep_risk,
         func(deals.expire_offer, timeout=20),
         deals.sweep_offers,
@@ -134,8 +137,6 @@ class WorkerSettings:
         cron(messaging.retry_stuck_attachments, second={50}, unique=True, timeout=300),
         # Every 15 s: a report whose job was lost or whose worker died is queued again.
         cron(reports.sweep_reports, second={8, 23, 38, 53}, unique=True, timeout=30),
-        # Hourly: files of reports whose links expired leave storage.
-        cron(reports.purge_expired_reports, minute={41}, second={10}, unique=True, timeout=300),
         cron(webhooks.prune_webhook_log, minute={17}, second={30}, unique=True, timeout=300),
         cron(notifications.prune_notification_deliveries, minute={19}, second={30}, unique=True, timeout=300),
         # Every 2 s: listing events become market facts, rollups and risk flags (within seconds).
@@ -146,8 +147,7 @@ class WorkerSettings:
             timeout=60,
             keep_result=0,
         ),
-        # Nightly: a new valuation model version; hourly: stale listings and verification findings.
-        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=600),
+        # Hourly: stale listings and verification findings.
         cron(analytics.sweep_risk, minute={41}, second={0}, unique=True, timeout=300),
         # Every 5 s: offers expire on time even when their own job was lost.
         cron(deals.sweep_offers, second=set(range(2, 60, 5)), unique=True, run_at_startup=True, timeout=30),
@@ -167,5 +167,41 @@ class WorkerSettings:
     health_check_interval = 30
 
 
+class SlowWorkerSettings:
+    """The slow queue: jobs that take minutes and a CPU. Few at once (each build also takes a
+    semaphore, workers/reports.py); nothing here is on anyone's clock but the person waiting for it.
+
+    The settings both classes share are spelled out in each: arq's `get_kwargs` reads a settings
+    class's own `__dict__`, so a shared base class would silently drop them.
+    """
+
+    queue_name = queues.SLOW
+    functions = [
+        # Excel reports (issue 16): progress is a build's heartbeat; the main worker's sweep re-queues.
+        func(reports.build_report, timeout=reports.BUILD_TIMEOUT_S, max_tries=3),
+        reports.purge_expired_reports,
+        func(analytics.train_valuation_model, timeout=600, keep_result=3600),
+    ]
+    cron_jobs = [
+        # Hourly: files of reports whose links expired leave storage.
+        cron(reports.purge_expired_reports, minute={41}, second={10}, unique=True, timeout=300),
+        # Nightly: a new valuation model version.
+        cron(analytics.train_valuation_model, hour={3}, minute={10}, unique=True, timeout=600),
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = redis_settings()
+    job_serializer = staticmethod(_serialize)
+    job_deserializer = staticmethod(_deserialize)
+    max_jobs = 2
+    poll_delay = 0.5
+    job_timeout = 600
+    max_tries = 3
+    health_check_interval = 30
+
+
+SETTINGS = {"main": WorkerSettings, "slow": SlowWorkerSettings}
+
 # Every job traced (continuing its enqueuer's trace) and counted by outcome: workers/observability.py.
+observability.instrument(SlowWorkerSettings)
 observability.instrument(WorkerSettings)

@@ -99,6 +99,10 @@ async def _run(row) -> str:
                 public_url=settings.public_url,
                 progress=progress,
             )
+        elif row["kind"] == "deals":
+            rows = await build.build_deals(
+                path, owner_id=row["owner_id"], public_url=settings.public_url, progress=progress
+            )
         else:
             raise service.ReportKindUnavailable(f"'{row['kind']}' reports are not available")
         size = (await asyncio.to_thread(path.stat)).st_size

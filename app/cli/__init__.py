@@ -129,7 +129,9 @@ def _process_commands(host: str, port: int, *, workers: bool) -> dict[str, list[
         ]
     }
     if workers:
+        # One process per queue (app/core/queues.py): slow jobs never hold up expiries and deliveries.
         commands["worker"] = [sys.executable, "-m", "workers"]
+        commands["worker-slow"] = [sys.executable, "-m", "workers", "--queue", "slow"]
     return commands
 
 

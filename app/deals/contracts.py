@@ -20,6 +20,11 @@ from app.payments import ledger
 CENT = Decimal("0.01")
 
 
+def commission_of(price: Decimal, rate: Decimal) -> Decimal:
+    """The commission on a price at a plan's rate, in cents (what closing a deal books)."""
+    return (price * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 async def get_deal(principal: Principal, deal_id: uuid.UUID) -> DealRead:
     """A deal for its parties and admins; 404 for anyone else."""
     from app.core import db
@@ -67,7 +72,7 @@ async def close_deal(principal: Principal, deal_id: uuid.UUID) -> DealRead:
             raise DepositNotPaid(
                 "the buyer's deposit must be paid before closing", deposit=row["deposit_status"]
             )
-        commission = (row["price"] * row["commission_rate"]).quantize(CENT, rounding=ROUND_HALF_UP)
+        commission = commission_of(row["price"], row["commission_rate"])
         row = await uow.conn.fetchrow(
             """UPDATE deals SET status = 'closed', closed_at = now(), commission_amount = $2
                WHERE id = $1 RETURNING *""",

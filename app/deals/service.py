@@ -55,6 +55,11 @@ def _conditions(data) -> str:
     return msgspec.json.encode(data.conditions or {}).decode()
 
 
+def deposit_for(amount: Decimal, agreed: str | None) -> Decimal:
+    """The deposit an accepted offer asks for: the one its conditions name, else 10 % of the amount."""
+    return Decimal(agreed) if agreed else (amount * DEFAULT_DEPOSIT_RATE).quantize(Decimal("0.01"))
+
+
 def side_of(principal: Principal, offer) -> str | None:
     """'buyer', 'seller' (the lister or the broker named on the offer) or None for anyone else."""
     if principal.user_id == offer["buyer"]:
@@ -199,10 +204,7 @@ async def _accept(uow: UnitOfWork, principal: Principal, offer_id: uuid.UUID) ->
     conditions = (
         msgspec.json.decode(row["conditions"]) if isinstance(row["conditions"], str) else row["conditions"]
     )
-    deposit = conditions.get("depositAmount")
-    deposit_amount = (
-        Decimal(deposit) if deposit else (row["amount"] * DEFAULT_DEPOSIT_RATE).quantize(Decimal("0.01"))
-    )
+    deposit_amount = deposit_for(row["amount"], conditions.get("depositAmount"))
     from app.payments.plans import commission_rate  # the seller's plan decides the commission
 
     deal = await conn.fetchrow(

@@ -10,14 +10,15 @@ so each sheet's rows must be appended in order (they are).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import xlsxwriter
+from xlsxwriter.url import Url
+from xlsxwriter.utility import xl_col_to_name
 
 ColumnKind = Literal["text", "int", "money", "number", "percent", "date", "datetime", "link"]
 
@@ -100,77 +101,151 @@ class Book:
 
 
 class Sheet:
-    """A table: one header row (frozen, with an autofilter over every row written), then typed rows."""
+    """A table: one header row (frozen, with an autofilter over every row written), then typed rows.
+
+    Rows are rendered to worksheet XML here, a whole row in one string, and appended to the sheet's
+    row file that xlsxwriter's `constant_memory` mode streams to disk: xlsxwriter's per-cell calls
+    (argument checks, a cell object, attribute lists, three regex passes per string) cost twenty
+    times more than the row they write, and a 100k-listing report spent most of its time in them
+    (bench/reports.py). The markup is what xlsxwriter writes for the same cells (inline strings,
+    `_xHHHH_` control-character escapes, `xml:space`, the same style indexes), and everything else
+    in the file (header, widths, panes, autofilter, hyperlink records, charts) is still xlsxwriter's.
+    """
 
     def __init__(self, book: Book, worksheet, columns: list[Column], first_row: int = 0) -> None:
         self.book, self.ws, self.columns = book, worksheet, columns
         self.header_row = first_row
         self.next_row = first_row + 1
         self._links = 0
-        self._writers = [self._writer(column.kind) for column in columns]
         fmt = book.formats
         for index, column in enumerate(columns):
             self.ws.set_column(index, index, column.width)
             self.ws.write_string(first_row, index, column.title, fmt["header"])
         self.ws.freeze_panes(first_row + 1, 0)
+        self._cells = [self._renderer(index, column.kind) for index, column in enumerate(columns)]
 
     @property
     def rows(self) -> int:
         return self.next_row - self.header_row - 1
 
     def append(self, values: Sequence[Any]) -> None:
-        row = self.next_row
-        for col, (write, value) in enumerate(zip(self._writers, values, strict=True)):
-            if value is not None and value != "":
-                write(row, col, value)
-        self.next_row += 1
+        self.append_rows((values,))
 
-    def _writer(self, kind: ColumnKind):
-        """The function that writes one non-empty value of a `kind` column (chosen once per column)."""
-        ws, fmt = self.ws, self.book.formats
+    def append_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Write rows below the last one, in order; None and "" leave a cell empty."""
+        rows = rows if isinstance(rows, list | tuple) else list(rows)
+        if not rows:
+            return
+        ws, first = self.ws, self.next_row
+        last = first + len(rows) - 1
+        # Hand xlsxwriter's pending row (the header) to its writer, then claim the rows written here.
+        ws._write_single_row(first)
+        ws._check_dimensions(last, len(self.columns) - 1)
+        cells = self._cells
+        out = []
+        for number, values in enumerate(rows, start=first + 1):  # XML rows count from 1
+            if len(values) != len(cells):
+                raise ValueError(f"{len(values)} values for {len(cells)} columns")
+            ref = str(number)
+            out.append(f'<row r="{ref}">')
+            out.extend(
+                [
+                    cell(ref, value)
+                    for cell, value in zip(cells, values, strict=True)
+                    if value is not None and value != ""
+                ]
+            )
+            out.append("</row>")
+        ws.fh.write("".join(out))
+        ws.previous_row = last + 1
+        self.next_row = last + 1
+
+    def _renderer(self, index: int, kind: ColumnKind):
+        """The function that renders one non-empty value of a `kind` column (chosen once per column)."""
+        fmt = self.book.formats
+        letter = xl_col_to_name(index)
         if kind == "text":
-            write_string, quoted = ws.write_string, fmt["quoted"]
+            quoted = f' s="{fmt["quoted"]._get_xf_index()}"'
 
-            def text(row: int, col: int, value: Any) -> None:
-                value = str(value)[:MAX_TEXT]
-                write_string(row, col, value, quoted if value.startswith(FORMULA_TRIGGERS) else None)
+            def text(ref: str, value: Any) -> str:
+                value = value if type(value) is str else str(value)
+                style = quoted if value.startswith(FORMULA_TRIGGERS) else ""
+                return f'<c r="{letter}{ref}"{style} t="inlineStr">{_inline(value[:MAX_TEXT])}</c>'
 
             return text
         if kind in ("int", "money", "number", "percent"):
-            write_number, number_format = ws.write_number, fmt[kind]
+            style = f' s="{fmt[kind]._get_xf_index()}"'
 
-            def number(row: int, col: int, value: Any) -> None:
-                write_number(
-                    row, col, float(value) if isinstance(value, Decimal | str) else value, number_format
-                )
+            def number(ref: str, value: Any) -> str:
+                return f'<c r="{letter}{ref}"{style}><v>{float(value):.16G}</v></c>'
 
             return number
         if kind in ("date", "datetime"):
-            write_datetime, date_format = ws.write_datetime, fmt[kind]
+            style = f' s="{fmt[kind]._get_xf_index()}"'
 
-            def moment(row: int, col: int, value: Any) -> None:
-                if isinstance(value, datetime) and value.tzinfo is not None:
-                    value = value.replace(tzinfo=None)  # written as UTC
-                elif not isinstance(value, date):
-                    raise TypeError(f"not a date: {value!r}")
-                write_datetime(row, col, value, date_format)
+            def moment(ref: str, value: Any) -> str:
+                return f'<c r="{letter}{ref}"{style}><v>{_serial(value):.16G}</v></c>'
 
             return moment
         if kind == "link":
-            return self._link
-        raise ValueError(kind)
+            style = f' s="{fmt["link"]._get_xf_index()}"'
 
-    def _link(self, row: int, col: int, value: tuple[str, str]) -> None:
-        url, label = value
-        link_format = self.book.formats["link"]
-        if self._links < _MAX_URL_RECORDS:
-            self.ws.write_url(row, col, url, link_format, string=label)
-            self._links += 1
-        else:
-            quoted = url.replace('"', "%22")
-            self.ws.write_formula(row, col, f'=HYPERLINK("{quoted}","{label}")', link_format, label)
+            def link(ref: str, value: tuple[str, str]) -> str:
+                url, label = value
+                cell = f'<c r="{letter}{ref}"{style}'
+                if self._links < _MAX_URL_RECORDS:
+                    # The cell shows the label; the link is a hyperlink record xlsxwriter writes at close.
+                    target = Url(url)
+                    target.text = label
+                    self.ws.hyperlinks[int(ref) - 1][index] = target
+                    self.ws.hlink_count += 1
+                    self._links += 1
+                    return f'{cell} t="inlineStr">{_inline(label)}</c>'
+                formula = _escape('HYPERLINK("{}","{}")'.format(url.replace('"', "%22"), label))
+                return f'{cell} t="str"><f>{formula}</f><v>{_escape(label)}</v></c>'
+
+            return link
+        raise ValueError(kind)
 
     def finish(self) -> None:
         """Autofilter over the header and every row written."""
         last = max(self.next_row - 1, self.header_row)
         self.ws.autofilter(self.header_row, 0, last, len(self.columns) - 1)
+
+
+_ESCAPES = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 0 for every date from 1900-03-01 on
+_FIRST_PLAIN_DAY = datetime(1900, 3, 1)
+
+
+def _escape(text: str) -> str:
+    """XML text as xlsxwriter writes it: `&<>` as entities, control characters as `_xHHHH_`, and a
+    literal `_xHHHH_` with its underscore escaped so that it reads back as written."""
+    if not _ESCAPES.search(text):
+        return text
+    text = _CONTROL_ESCAPE_ESCAPE.sub(r"_x005F\1", text)
+    text = _CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CONTROL_ESCAPE_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+
+
+def _inline(text: str) -> str:
+    preserve = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f"<is><t{preserve}>{_escape(text)}</t></is>"
+
+
+def _serial(value: Any) -> float:
+    """An Excel date serial (1900 system) of a date or datetime; aware datetimes are written as UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    elif isinstance(value, date):
+        value = datetime(value.year, value.month, value.day)
+    else:
+        raise TypeError(f"not a date: {value!r}")
+    # Excel counts a 1900-02-29 that never was: days before it are one serial lower.
+    delta = value - (_EXCEL_EPOCH if value >= _FIRST_PLAIN_DAY else _EXCEL_EPOCH + timedelta(days=1))
+    return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400

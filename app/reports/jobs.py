@@ -9,7 +9,7 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from app.core import tracing
+from app.core import queues, tracing
 
 log = logging.getLogger("atp.reports")
 
@@ -30,11 +30,16 @@ def job_id(report_id: uuid.UUID, attempt: int) -> str:
 
 
 async def enqueue_build(redis: Redis, report_id: uuid.UUID, attempt: int) -> None:
-    """Queue the build (best effort: the worker's sweep re-queues a report whose job was lost)."""
+    """Queue the build on the slow queue (best effort: the main worker's sweep re-queues a report whose
+    job was lost)."""
     queue = ArqRedis(redis.connection_pool, job_serializer=_serialize, job_deserializer=_deserialize)
     try:
         await queue.enqueue_job(
-            JOB_NAME, str(report_id), _job_id=job_id(report_id, attempt), **tracing.job_headers()
+            JOB_NAME,
+            str(report_id),
+            _job_id=job_id(report_id, attempt),
+            _queue_name=queues.SLOW,
+            **tracing.job_headers(),
         )
     except Exception:
         log.warning("could not queue report %s; the sweep will", report_id, exc_info=True)

@@ -89,9 +89,7 @@ async def _hold_slot(uow: UnitOfWork, owner_id: uuid.UUID, limit: int) -> None:
 async def request_report(principal: Principal, data: ReportCreate, settings: Settings) -> ReportRead:
     """Queue a report for the caller (202); the caller enqueues the build after this commits."""
     if data.kind not in state.AVAILABLE_KINDS:
-        raise ReportKindUnavailable(
-            f"'{data.kind}' reports need the deals domain, which this deployment does not have yet"
-        )
+        raise ReportKindUnavailable(f"'{data.kind}' reports are not available on this deployment")
     if data.filters.year_min and data.filters.year_max and data.filters.year_min > data.filters.year_max:
         raise AppError("yearMin is after yearMax", code="validation_failed")
     async with UnitOfWork() as uow:
@@ -267,7 +265,7 @@ async def complete(row, attempt: int, *, rows: int, size: int, ttl_s: int) -> bo
             done["owner_id"],
             NOTIFICATION_KIND,
             title,
-            body=f"{rows:,} listings. The download link works until {expires}.",
+            body=f"{rows:,} {state.ROW_NOUNS.get(done['kind'], 'rows')}. The download link works until {expires}.",
             link=url,
             data={"reportId": str(done["id"])},
         )

@@ -7,19 +7,25 @@ query object, backend and visibility rule), read in large pages, so the file and
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
+from app.auth.principal import Principal
 from app.core import db
+from app.core.pagination import MAX_LIMIT, Page
+from app.deals import contracts
+from app.deals import queries as offers
 from app.listings.schemas import ListingRead
 from app.listings.state import Status
 from app.search import service as search
 from app.search.backends.base import SearchBackend
 from app.search.schemas import SavedQuery, SearchQuery
 
-PAGE = 500
+# Large pages: each search page also counts its matches, and each page is one thread hand-off.
+PAGE = 2000
 ALL_STATUSES = tuple(s.value for s in Status)
 
 
@@ -89,3 +95,53 @@ async def inventory_activity(listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, di
         listing_ids,
     )
     return {r["id"]: dict(r) for r in rows}
+
+
+def _owner(owner_id: uuid.UUID) -> Principal:
+    """The report's owner as the deals API sees them listing their own offers and deals (those reads
+    go by who asks, never by role: an admin's report holds their own trades, as their lists do)."""
+    return Principal(
+        user_id=owner_id, email="", roles=frozenset(), permissions=frozenset(), verification_level=0
+    )
+
+
+async def _pages(read: Callable[[str | None], Awaitable[Page]]) -> AsyncIterator[tuple[list, bool]]:
+    cursor: str | None = None
+    while True:
+        page = await read(cursor)
+        cursor = page.next_cursor
+        yield page.items, bool(cursor)
+        if not cursor:
+            return
+
+
+def deal_pages(owner_id: uuid.UUID) -> AsyncIterator[tuple[list, bool]]:
+    """(page of the owner's deals as `GET /api/deals` returns them, more to come)."""
+    owner = _owner(owner_id)
+    return _pages(lambda cursor: contracts.list_deals(owner, status=None, limit=MAX_LIMIT, cursor=cursor))
+
+
+def offer_pages(owner_id: uuid.UUID) -> AsyncIterator[tuple[list, bool]]:
+    """(page of the owner's offers, made and received, as `GET /api/offers` returns them, more to come)."""
+    owner = _owner(owner_id)
+    return _pages(
+        lambda cursor: offers.list_my_offers(owner, role=None, status=None, limit=MAX_LIMIT, cursor=cursor)
+    )
+
+
+async def listings_named(listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """What a trade's row says about its aircraft: maker, model, year, tail number."""
+    rows = await db.fetch(
+        """SELECT id, manufacturer, model, year_manufactured, tail_number FROM listings
+           WHERE id = ANY($1::uuid[])""",
+        list(set(listing_ids)),
+    )
+    return {r["id"]: dict(r) for r in rows}
+
+
+async def commission_rates(seller_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
+    """Each seller's commission rate now (their plan's; what a deal made today would carry)."""
+    from app.payments.plans import commission_rate
+
+    async with db.engine().pool.acquire() as conn:
+        return {seller: await commission_rate(conn, seller) for seller in set(seller_ids)}

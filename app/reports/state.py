@@ -5,9 +5,9 @@ from __future__ import annotations
 STATUSES = ("queued", "running", "ready", "failed")
 IN_FLIGHT = frozenset({"queued", "running"})
 
-# `deals` (the caller's offers and deals with commissions) needs the deals domain, which this branch
-# does not have: requests for it get 422 `report_kind_unavailable` until its builder is written.
-AVAILABLE_KINDS = frozenset({"market", "inventory"})
+AVAILABLE_KINDS = frozenset({"market", "inventory", "deals"})
+# What a report's `rows` count, in the notification that says it is ready.
+ROW_NOUNS = {"market": "listings", "inventory": "listings", "deals": "deals and offers"}
 
 
 def progress_percent(done: int, total: int) -> int:

@@ -59,7 +59,7 @@ def find_chromium() -> str | None:
 
 
 class LiveServer:
-    """uvicorn (web + relay) and an arq worker, as `make run` starts them."""
+    """uvicorn (web + relay) and the arq workers of both queues, as `make run` starts them."""
 
     def __init__(self, work: Path) -> None:
         self.port = free_port()
@@ -99,10 +99,11 @@ class LiveServer:
                 "2",
             ],
         )
-        from tests.processes import clear_abandoned_jobs
+        from tests.processes import clear_abandoned_jobs, worker_command
 
         clear_abandoned_jobs(self.env["REDIS_URL"])
-        self._spawn("worker", [str(bin_dir / "python"), "-m", "workers"])
+        self._spawn("worker", worker_command("main"))
+        self._spawn("worker-slow", worker_command("slow"))
         deadline = time.monotonic() + 30
         while True:
             try:

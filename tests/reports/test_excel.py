@@ -74,3 +74,44 @@ def test_formula_like_text_carries_the_quote_prefix(tmp_path):
     ws = openpyxl.load_workbook(path)["S"]
     assert ws["A2"].quotePrefix is True
     assert not ws["A3"].quotePrefix
+
+
+def test_rows_written_whole_read_back_exactly(tmp_path):
+    """The row renderer's markup: XML entities, control characters, edge whitespace, a literal `_x0041_`,
+    empty cells, dates before and after 1900-03-01, and links past Excel's hyperlink-record limit."""
+    from datetime import date
+
+    from app.reports import excel
+
+    path = tmp_path / "rows.xlsx"
+    book = Book(path)
+    sheet = book.sheet("Rows", [Column("Text"), Column("Number", "number"), Column("Day", "date"),
+                                 Column("Link", "link")])  # fmt: skip
+    texts = ["a & b < c > d", "bell\x07ring", "  padded ", "_x0041_ stays", 'say "hi"', "ünïcødé ✈"]
+    sheet.append_rows([(text, 1.5, date(2026, 1, 31), None) for text in texts])
+    sheet.append_rows([(None, "", datetime(1900, 1, 15, 12, 0), ("https://atp.example/a?b=1&c=2", "Open"))])
+    excel_limit, excel._MAX_URL_RECORDS = excel._MAX_URL_RECORDS, 0
+    try:
+        formula_sheet = book.sheet("Formulas", [Column("Link", "link")])
+        formula_sheet.append([('https://atp.example/x?q="1"&r=2', "Open")])
+    finally:
+        excel._MAX_URL_RECORDS = excel_limit
+    sheet.finish()
+    formula_sheet.finish()
+    book.close()
+
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook["Rows"]
+    # openpyxl leaves Excel's `_xHHHH_` escapes as they are stored (Excel decodes them): as xlsxwriter's.
+    stored = [t.replace("_x0041_", "_x005F_x0041_").replace("\x07", "_x0007_") for t in texts]
+    assert [ws.cell(row, 1).value for row in range(2, len(texts) + 2)] == stored
+    assert ws.cell(2, 2).value == 1.5 and ws.cell(2, 3).value == datetime(2026, 1, 31)
+    last = len(texts) + 2
+    assert ws.cell(last, 1).value is None and ws.cell(last, 2).value is None
+    assert ws.cell(last, 3).value == datetime(1900, 1, 15, 12, 0)
+    assert (
+        ws.cell(last, 4).value == "Open"
+        and ws.cell(last, 4).hyperlink.target == "https://atp.example/a?b=1&c=2"
+    )
+    assert ws.auto_filter.ref == f"A1:D{last}"
+    assert workbook["Formulas"]["A2"].value == '=HYPERLINK("https://atp.example/x?q=%221%22&r=2","Open")'

@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ import asyncpg
 import openpyxl
 
 from app.core import db
-from tests.processes import clear_abandoned_jobs
+from tests.processes import clear_abandoned_jobs, worker_command
 from tests.reports.conftest import unique_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +47,7 @@ async def test_a_killed_worker_leaves_no_file_and_the_build_is_taken_over(client
     clear_abandoned_jobs(os.environ["REDIS_URL"])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ATP_WORKER_DB_POOL": "2", "ATP_METRICS_PORT": "0"}
     worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "workers",
+        *worker_command("slow"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.core import db
-from tests.processes import clear_abandoned_jobs
+from tests.processes import running_worker
 from tests.reservations.conftest import active_holds
 
 ARQ = Path(sys.executable).parent / "arq"
@@ -21,36 +20,26 @@ ARQ = Path(sys.executable).parent / "arq"
 
 @pytest.fixture
 def worker(tmp_path):
-    clear_abandoned_jobs(os.environ["REDIS_URL"])
     log = tmp_path / "arq.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "PICCOLO_CONF": os.environ.get("PICCOLO_CONF", "db.piccolo_conf"),
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workers"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+    with running_worker("main", log) as proc:
         yield proc, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def test_worker_expires_hold_within_5_seconds_and_frees_the_listing(client, people, listing, worker):
-    proc, log = worker
     buyer = await people.create()
+    await _hold_expires_on_time(client, listing, buyer, worker)
+    assert await active_holds(listing["id"]) == []
+    status = await db.fetchrow("SELECT status FROM listings WHERE id = $1", uuid.UUID(listing["id"]))
+    assert status["status"] == "active"
+
+
+async def _hold_expires_on_time(client, listing: dict, buyer: dict, worker) -> None:
+    """A hold due in 3 s ends within 5 s of its expiresAt, by the worker alone (its cron sweep):
+    nobody reads the listing meanwhile."""
+    proc, log = worker
     response = await client.post(f"/api/listings/{listing['id']}/holds", json={}, headers=buyer["headers"])
     assert response.status_code == 201, response.text
     hold_id = uuid.UUID(response.json()["id"])
-    # Due in 3 s: the worker has to notice by itself (its cron sweep), nobody reads the listing meanwhile.
     await db.fetch(
         "UPDATE listing_holds SET placed_at = now() - interval '1 hour', expires_at = now() + interval '3 seconds'"
         " WHERE id = $1",
@@ -68,9 +57,6 @@ async def test_worker_expires_hold_within_5_seconds_and_frees_the_listing(client
     assert row["status"] == "expired", log.read_text()[-3000:]
     lag = (row["ended_at"] - row["expires_at"]).total_seconds()
     assert 0 <= lag < 5, lag
-    assert await active_holds(listing["id"]) == []
-    status = await db.fetchrow("SELECT status FROM listings WHERE id = $1", uuid.UUID(listing["id"]))
-    assert status["status"] == "active"
 
 
 async def test_worker_killed_mid_expiry_leaves_holds_and_listings_consistent(client, people, seller, worker):
@@ -111,3 +97,34 @@ async def test_worker_killed_mid_expiry_leaves_holds_and_listings_consistent(cli
                 row
             )
     assert any(row["status"] == "expired" for row in rows), log.read_text()[-3000:]
+
+
+async def test_a_backlog_of_slow_jobs_does_not_delay_a_hold_expiry(client, people, listing, worker):
+    """Report builds wait on the slow queue, whose worker is stopped; the main worker expires on time."""
+    from redis.asyncio import Redis
+
+    from app.core import queues
+    from app.reports import jobs
+
+    buyer = await people.create()
+    owner = uuid.UUID(buyer["id"])
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        for _ in range(60):
+            row = await db.fetchrow(
+                "INSERT INTO reports (owner_id, kind, filters) VALUES ($1, 'market', '{}') RETURNING id",
+                owner,
+            )
+            await jobs.enqueue_build(redis, row["id"], 0)
+        assert await redis.zcard(queues.SLOW) >= 60
+        await _hold_expires_on_time(client, listing, buyer, worker)
+        # The builds are still waiting for the slow queue's worker: the main one never took them.
+        assert await redis.zcard(queues.SLOW) >= 60
+        waiting = await db.fetchrow(
+            "SELECT count(*) AS n FROM reports WHERE owner_id = $1 AND status = 'queued'", owner
+        )
+        assert waiting["n"] == 60
+    finally:
+        await db.fetch("DELETE FROM reports WHERE owner_id = $1", owner)
+        await redis.delete(queues.SLOW)
+        await redis.aclose()

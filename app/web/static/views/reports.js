@@ -6,7 +6,7 @@ import { realtime } from "../realtime.js";
 import { navigate } from "../router.js";
 import { errorText, field, h, notice, replace, toast, when } from "../ui.js";
 
-const KINDS = [["market", "Market: prices by type and period, listings, price history"], ["inventory", "Inventory: my listings with holds and activity"]];
+const KINDS = [["market", "Market: prices by type and period, listings, price history"], ["inventory", "Inventory: my listings with holds and activity"], ["deals", "Deals: my offers and deals with deposits and commissions"]];
 // The search filters (GET /api/search): the same names, so a search page's URL opens a report of it.
 const FILTERS = [
   ["q", "Words", "text"], ["manufacturer", "Manufacturer", "text"], ["model", "Model", "text"],
@@ -39,7 +39,7 @@ export function exportToExcel(params, kind = "market") {
 }
 
 function statusText(report) {
-  if (report.status === "ready") return `Ready · ${report.rows?.toLocaleString("en-US") ?? 0} listings`;
+  if (report.status === "ready") return `Ready · ${report.rows?.toLocaleString("en-US") ?? 0} ${report.kind === "deals" ? "deals and offers" : "listings"}`;
   if (report.status === "failed") return "Failed";
   if (report.status === "running") return `Building… ${report.progress}%`;
   return "Queued";
