@@ -82,3 +82,18 @@ async def test_another_sellers_draft_cannot_be_followed(app, gql, seller):
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "forbidden"
     await ws.close()
+
+
+async def test_the_feed_is_narrowed_by_the_filter(app, gql, seller):
+    feed = """subscription { listingsFeed(filter: {manufacturer: ["Extra"]}) { type listing { manufacturer tailNumber } } }"""
+    ws = await _open(app)
+    await ws.send({"id": "1", "type": "subscribe", "payload": {"query": feed}})
+    await asyncio.sleep(0.3)
+    await create_listing(gql, seller, manufacturer="Robin", aircraftModel="DR400")
+    wanted = await create_listing(gql, seller, manufacturer="Extra", aircraftModel="EA-300")
+    message = await ws.receive(wait_s=15)
+    assert message["type"] == "next", message
+    event = message["payload"]["data"]["listingsFeed"]
+    assert event["type"] == "listing.created"
+    assert event["listing"] == {"manufacturer": "Extra", "tailNumber": wanted["tailNumber"]}
+    await ws.close()
