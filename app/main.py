@@ -36,7 +36,7 @@ from app.web import compression_config, not_found
 log = logging.getLogger("atp")
 
 
-def _routers() -> list:
+def _routers(settings: Settings) -> list:
     from app.accounts.controllers import AuthController, MeController, ProfileController
     from app.accounts.identity_controllers import IdentityController, OAuthController
     from app.admin.controllers import AdminController
@@ -47,6 +47,7 @@ def _routers() -> list:
         ValuationController,
     )
     from app.deals.controllers import DashboardController, DealController, OfferController
+    from app.graphql.controller import graphql_controller
     from app.listings.controllers import ListingController
     from app.listings.detail_controllers import ListingDetailController
     from app.listings.watchlist_controllers import WatchlistController
@@ -104,6 +105,7 @@ def _routers() -> list:
         PlanController,
         PaymentController,
         LedgerAdminController,
+        graphql_controller(settings),
         *web_handlers(),
     ]
 
@@ -150,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
     app = Litestar(
-        route_handlers=_routers(),
+        route_handlers=_routers(settings),
         lifespan=[lifespan, realtime_lifespan],
         dependencies={
             "principal": Provide(provide_principal),

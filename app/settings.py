@@ -92,6 +92,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = "whsec_atp_sandbox_development"
     sandbox_webhook_url: str = "http://127.0.0.1:8000/api/payments/webhooks/stripe"
+    # GraphQL (issue 21): a JSON file of allowed documents; when set, only those run (persisted queries)
+    graphql_allowlist: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +169,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "ATP_SANDBOX_WEBHOOK_URL",
             f"http://127.0.0.1:{env.get('PORT', '8000')}/api/payments/webhooks/stripe",
         ),
+        graphql_allowlist=env.get("ATP_GRAPHQL_ALLOWLIST", ""),
     )
 
 

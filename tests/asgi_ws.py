@@ -10,7 +10,12 @@ class AsgiWebSocket:
     """Opens `path` on `app` as an ASGI websocket scope; frames are JSON text."""
 
     def __init__(
-        self, app, path: str, query: str = "", client: tuple[str, int] = ("127.0.0.1", 50000)
+        self,
+        app,
+        path: str,
+        query: str = "",
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        subprotocols: tuple[str, ...] = (),
     ) -> None:
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.outbox: asyncio.Queue = asyncio.Queue()
@@ -26,7 +31,7 @@ class AsgiWebSocket:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "headers": [(b"host", b"testserver")],
-            "subprotocols": [],
+            "subprotocols": list(subprotocols),
             "state": {},
             "extensions": {},
         }

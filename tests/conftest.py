@@ -145,3 +145,29 @@ class Accounts:
 @pytest.fixture(scope="session")
 def accounts(client) -> Accounts:
     return Accounts(client)
+
+
+@pytest.fixture
+async def relay(app, client):
+    """The in-process app's outbox relay, for tests that need live events: the browser and realtime packages
+    switch it off for the whole session (ATP_RT_RELAY=0 at collection), their own servers relay instead."""
+    realtime = app.state.realtime
+    if realtime.config.run_relay:
+        yield
+        return
+    realtime.relay.start()
+    try:
+        yield
+    finally:
+        await realtime.relay.stop()
+
+
+async def relay_caught_up(limit_s: float = 120) -> None:
+    """Earlier tests can leave thousands of events for the relay; let it drain them first."""
+    from app.core import db
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while await db.fetchrow("SELECT 1 FROM outbox_events WHERE published_at IS NULL LIMIT 1"):
+        assert loop.time() < deadline, "the outbox relay did not catch up"
+        await asyncio.sleep(0.05)

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 import uuid
+from typing import Any
 
 import msgspec
 from litestar import Request
@@ -159,34 +160,52 @@ async def principal_from_api_key(key: str) -> Principal:
     )
 
 
+async def authenticate(
+    state: Any, authorization: str | None, api_key: str | None, *, fail_open: bool
+) -> Principal | None:
+    """Who the credentials name: a Bearer token, else an API key; None when neither was sent.
+
+    401 when they are present but bad. What an API key may call (`check_key_route`) and its rate
+    (`count_api_call`) are left to the caller: REST checks the route, GraphQL each field's REST twin.
+    """
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
+        return await principal_from_token(
+            token.strip(), signer=state.signer, redis=state.redis, fail_open=fail_open
+        )
+    if api_key:
+        return await principal_from_api_key(api_key)
+    return None
+
+
+async def count_api_call(state: Any, principal: Principal) -> None:
+    """One call against the API key's plan limit (402/429 beyond it); nothing for a person's session."""
+    if principal.scopes is None:
+        return
+    from app.payments.plans import enforce_api_rate
+
+    await enforce_api_rate(state.redis, db.engine().pool, principal)
+
+
 async def resolve_principal(request: Request) -> Principal | None:
     """The caller, None when anonymous; 401 when credentials are present but bad."""
     cached = request.scope.get("atp_principal", _MISSING)
     if cached is not _MISSING:
         return cached  # type: ignore[return-value]
     state = request.app.state
-    principal: Principal | None = None
-    authorization = request.headers.get("authorization")
-    api_key = request.headers.get("x-api-key")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
-        principal = await principal_from_token(
-            token.strip(),
-            signer=state.signer,
-            redis=state.redis,
-            fail_open=request.method in _SAFE_METHODS,
-        )
-    elif api_key:
-        principal = await principal_from_api_key(api_key)
-        assert principal.scopes is not None
+    principal = await authenticate(
+        state,
+        request.headers.get("authorization"),
+        request.headers.get("x-api-key"),
+        fail_open=request.method in _SAFE_METHODS,
+    )
+    if principal is not None and principal.scopes is not None:
         check_key_route(
             principal.scopes, request.method, request.scope.get("path_template") or request.url.path
         )
-        from app.payments.plans import enforce_api_rate
-
-        await enforce_api_rate(state.redis, db.engine().pool, principal)
+        await count_api_call(state, principal)
     request.scope["atp_principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 

@@ -358,15 +358,27 @@ async def list_listings(
         f"ORDER BY {column} {order}, id {order} LIMIT {arg(limit + 1)}"
     )
     rows = await db.fetch(sql, *args)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][column]
-        next_cursor = encode_cursor(
-            [last.isoformat() if isinstance(last, datetime) else str(last), str(rows[-1]["id"])]
-        )
+    more = len(rows) > limit
+    rows = rows[:limit]
     holds = await _active_holds([r["id"] for r in rows if r["status"] == Status.ON_HOLD])
-    return Page(items=[listing_read(r, holds.get(r["id"])) for r in rows], next_cursor=next_cursor)
+    items = [listing_read(r, holds.get(r["id"])) for r in rows]
+    return Page(items=items, next_cursor=listing_cursor(items[-1], filters.sort) if more else None)
+
+
+# sort column -> the ListingRead attribute that holds its value
+_SORT_ATTRIBUTES = {
+    "created_at": "created_at",
+    "price": "price",
+    "year_manufactured": "year_manufactured",
+    "hours_total": "hours_total",
+}
+
+
+def listing_cursor(listing: ListingRead, sort: str) -> str:
+    """The cursor of the page that starts after `listing` in `sort` order (REST `nextCursor`, and a
+    GraphQL edge's cursor: the same value either way)."""
+    value = getattr(listing, _SORT_ATTRIBUTES[_SORTS[sort][0]])
+    return encode_cursor([value.isoformat() if isinstance(value, datetime) else str(value), str(listing.id)])
 
 
 async def mark_verified(uow: UnitOfWork, listing_id: uuid.UUID) -> ListingRead | None:

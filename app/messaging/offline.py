@@ -14,9 +14,9 @@ import uuid
 import msgspec
 from redis.asyncio import Redis
 
+from app.accounts.profiles import display_name
 from app.core import consumers
 from app.core.db import UnitOfWork
-from app.messaging.policy import display_name
 from app.notifications.presence import online_users
 from app.notifications.service import notify
 from realtime import channels

@@ -24,11 +24,6 @@ class Blocked(Conflict):
     code, title = "blocked", "You cannot message this user"
 
 
-def display_name(row) -> str:
-    name = f"{row['first_name'] or ''} {row['last_name'] or ''}".strip()
-    return name or row["company_name"] or "ATP user"
-
-
 async def is_participant(thread_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """Whether `user_id` takes part in the thread (the realtime `thread:<id>` check)."""
     row = await db.fetchrow(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from app.messaging.policy import display_name
+from app.accounts.profiles import display_name
 from app.messaging.schemas import AttachmentRead, MessageRead, ParticipantRead, ThreadRead
 
 MESSAGE_COLUMNS = "id, position, thread_id, sender_id, body, client_id, created_at"

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import pytest
-
-from app.core import db
 from app.reservations import service
 from tests.asgi_ws import AsgiWebSocket
+from tests.conftest import relay_caught_up
 from tests.reservations.conftest import backdate_hold
-
-
-async def relay_caught_up(limit_s: float = 120) -> None:
-    """Earlier contention tests leave thousands of events for the relay; let it drain them first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while await db.fetchrow("SELECT 1 FROM outbox_events WHERE published_at IS NULL LIMIT 1"):
-        assert loop.time() < deadline, "the outbox relay did not catch up"
-        await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def relay(app, client):
-    """The in-process app's relay: tests/realtime switches it off for the session (ATP_RT_RELAY=0)."""
-    realtime = app.state.realtime
-    if realtime.config.run_relay:
-        yield
-        return
-    realtime.relay.start()
-    try:
-        yield
-    finally:
-        await realtime.relay.stop()
 
 
 async def test_listing_subscriber_sees_placed_released_expired_in_order(app, client, people, listing, relay):

@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from tests.asgi_ws import AsgiWebSocket
+from tests.conftest import relay_caught_up
 from tests.reservations.conftest import listing_body
 
 PUBLIC_CHANNEL_KEYS = {"listingId", "version", "previousStatus", "status"}
@@ -36,20 +37,6 @@ async def people(accounts):
     }
 
 
-@pytest.fixture
-async def relay(app, client):
-    """The in-process app's relay (tests/realtime switches it off for the session)."""
-    realtime = app.state.realtime
-    if realtime.config.run_relay:
-        yield
-        return
-    realtime.relay.start()
-    try:
-        yield
-    finally:
-        await realtime.relay.stop()
-
-
 @pytest.fixture(scope="module")
 def local_webhooks(app):
     """Webhook endpoints on 127.0.0.1 may be registered (nothing is sent: no worker runs here)."""
@@ -57,16 +44,6 @@ def local_webhooks(app):
     app.state.settings = msgspec.structs.replace(previous, webhook_allow_hosts=("127.0.0.1",))
     yield
     app.state.settings = previous
-
-
-async def relay_caught_up(limit_s: float = 120) -> None:
-    from app.core import db
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while await db.fetchrow("SELECT 1 FROM outbox_events WHERE published_at IS NULL LIMIT 1"):
-        assert loop.time() < deadline, "the outbox relay did not catch up"
-        await asyncio.sleep(0.05)
 
 
 async def open_socket(app, client, user: dict | None = None) -> AsgiWebSocket:

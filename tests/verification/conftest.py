@@ -81,20 +81,6 @@ async def worker(datasets):
         yield running
 
 
-@pytest.fixture
-async def relay(app, client):
-    """The in-process app's outbox relay (tests/realtime switches it off for its own session)."""
-    realtime = app.state.realtime
-    if realtime.config.run_relay:
-        yield
-        return
-    realtime.relay.start()
-    try:
-        yield
-    finally:
-        await realtime.relay.stop()
-
-
 async def named_user(
     accounts, user_type: str, first: str, last: str, company: str = "", level: int = 0
 ) -> dict:
