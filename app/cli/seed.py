@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
 
 import asyncpg
@@ -28,12 +29,17 @@ class SeedSummary(msgspec.Struct):
     created_users: int
     created_listings: int
     total_listings: int
+    showcase: str = ""  # photos and verifications made for the new listings (app/cli/showcase.py)
+    seconds: float = 0.0
 
     def describe(self) -> str:
-        return (
+        text = (
             f"demo data: {self.created_users} users and {self.created_listings} listings created; "
             f"{self.total_listings} listings in total"
         )
+        if self.showcase:
+            text += f"; {self.showcase}"
+        return f"{text} ({self.seconds:.1f}s)"
 
 
 async def _ensure_user(conn, email, user_type, level, company, first, last, password, password_hash=None):
@@ -62,13 +68,16 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
     With `only_if_empty`, create that many listings only when there are none yet (first `make run`).
     """
     from app.auth.passwords import hash_password
+    from app.cli.showcase import showcase
     from db.fixtures.catalogue import generate_listings
     from db.fixtures.listings import insert_listings
 
     if settings.is_production:
         raise SystemExit("demo data is never loaded in production")
+    started = time.monotonic()
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     created = 0
+    new_ids: list[uuid.UUID] = []
     try:
         async with conn.transaction():
             _, made = await _ensure_user(
@@ -105,14 +114,26 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
                 count = only_if_empty if existing == 0 else 0
         made_listings = 0
         if count > 0:
-            records = generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
+            records = list(
+                generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
+            )
             made_listings = await insert_listings(conn, records)
+            new_ids = [record[0] for record in records]
         total = await conn.fetchval("SELECT count(*) FROM listings")
         await _seed_verification_data(conn)
         await _seed_plans(conn)
     finally:
         await conn.close()
-    return SeedSummary("admin@atp.local", settings.demo_admin_password, created, made_listings, total)
+    made = await showcase(settings, new_ids)
+    return SeedSummary(
+        "admin@atp.local",
+        settings.demo_admin_password,
+        created,
+        made_listings,
+        total,
+        showcase=made.describe() if new_ids else "",
+        seconds=time.monotonic() - started,
+    )
 
 
 def demo_banner(settings: Settings, summary: SeedSummary, port: int) -> str:
