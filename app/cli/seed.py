@@ -21,6 +21,8 @@ DEMO_USERS = [
     ("newbuyer@atp.local", "buyer", 0, "", "Nia", "Newcomer"),
 ]
 EXTRA_SELLERS = 24
+# Listings of one seed that get photos and may be verified (app/cli/showcase.py), the newest first.
+SHOWCASE_LIMIT = 500
 
 
 class SeedSummary(msgspec.Struct):
@@ -62,14 +64,18 @@ async def _ensure_user(conn, email, user_type, level, company, first, last, pass
     return row["id"], True
 
 
-async def seed(*, listings: int, settings: Settings, only_if_empty: int | None = None) -> SeedSummary:
+async def seed(
+    *, listings: int, settings: Settings, only_if_empty: int | None = None, showcase: bool = True
+) -> SeedSummary:
     """Create the demo accounts if missing, then `listings` more listings.
 
     With `only_if_empty`, create that many listings only when there are none yet (first `make run`).
+    With `showcase`, the newest of them get photos and some are verified (app/cli/showcase.py); bulk
+    loads for benchmarks turn it off.
     """
     from app.auth.passwords import hash_password
-    from app.cli.showcase import showcase
-    from db.fixtures.catalogue import generate_listings
+    from app.cli import showcase as showcases
+    from db.fixtures.catalogue import LISTING_COLUMNS, generate_listings
     from db.fixtures.listings import insert_listings
 
     if settings.is_production:
@@ -118,13 +124,16 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
                 generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
             )
             made_listings = await insert_listings(conn, records)
-            new_ids = [record[0] for record in records]
+            # The newest are the ones search shows first; a bulk load (benchmarks) does not wait on photos.
+            created_at = LISTING_COLUMNS.index("created_at")
+            newest = sorted(records, key=lambda record: record[created_at], reverse=True)[:SHOWCASE_LIMIT]
+            new_ids = [record[0] for record in newest] if showcase else []
         total = await conn.fetchval("SELECT count(*) FROM listings")
         await _seed_verification_data(conn)
         await _seed_plans(conn)
     finally:
         await conn.close()
-    made = await showcase(settings, new_ids)
+    made = await showcases.showcase(settings, new_ids)
     return SeedSummary(
         "admin@atp.local",
         settings.demo_admin_password,
