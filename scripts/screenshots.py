@@ -61,6 +61,11 @@ async def shoot(url: str) -> list[str]:
                 made.append(name)
                 if name == "listing-phone":
                     # Offline: the listing opened earlier answers from the cache, with its "as of" note.
+                    # The service worker takes control after the first load: one more visit fills its cache.
+                    await page.wait_for_function(
+                        "() => navigator.serviceWorker.controller !== null", timeout=15000
+                    )
+                    await _open(page, path)
                     await context.set_offline(True)
                     await page.reload()
                     await page.wait_for_selector("#offline-note", timeout=15000)
