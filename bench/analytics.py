@@ -58,7 +58,7 @@ async def _prepare(listings: int) -> None:
         have = await conn.fetchval("SELECT count(*) FROM listings")
         if have < listings:
             started = time.perf_counter()
-            await seed(listings=listings, settings=load_settings())
+            await seed(listings=listings, settings=load_settings(), showcase=False)
             print(f"seeded {listings:,} listings in {time.perf_counter() - started:.1f} s", flush=True)
             await conn.execute("VACUUM ANALYZE listings, listing_search")
         else:

@@ -88,7 +88,7 @@ async def _prepare(listings: int) -> None:
         print(f"reusing {have} listings", flush=True)
         return
     started = time.perf_counter()
-    await seed(listings=listings, settings=load_settings())
+    await seed(listings=listings, settings=load_settings(), showcase=False)
     print(f"seeded {listings} listings in {time.perf_counter() - started:.1f} s", flush=True)
 
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])

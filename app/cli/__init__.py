@@ -76,7 +76,7 @@ def _cmd_seed(args: argparse.Namespace) -> None:
 
     with platform_services():
         asyncio.run(migrate())
-        summary = asyncio.run(seed(listings=args.listings, settings=load_settings()))
+        summary = asyncio.run(seed(listings=args.listings, settings=load_settings(), showcase=not args.plain))
     print(summary.describe())
 
 
@@ -99,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         asyncio.run(migrate())
         if not settings.is_production:
             summary = asyncio.run(seed(listings=0, settings=settings, only_if_empty=args.demo_listings))
-            print(demo_banner(settings, summary, port), flush=True)
+            print(summary.describe(), demo_banner(settings, summary, port), sep="\n", flush=True)
         supervisor = Supervisor(
             _process_commands(settings.host, port, workers=not args.no_worker), {**os.environ, **env}
         )
@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed", help="create demo accounts and N more demo listings")
     seed.add_argument("--listings", type=int, default=400)
+    seed.add_argument("--plain", action="store_true", help="no photos or verifications (bulk loads)")
     seed.set_defaults(func=_cmd_seed)
 
     user = sub.add_parser("user", help="manage users")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
 
 import asyncpg
@@ -20,6 +21,8 @@ DEMO_USERS = [
     ("newbuyer@atp.local", "buyer", 0, "", "Nia", "Newcomer"),
 ]
 EXTRA_SELLERS = 24
+# Listings of one seed that get photos and may be verified (app/cli/showcase.py), the newest first.
+SHOWCASE_LIMIT = 500
 
 
 class SeedSummary(msgspec.Struct):
@@ -28,12 +31,17 @@ class SeedSummary(msgspec.Struct):
     created_users: int
     created_listings: int
     total_listings: int
+    showcase: str = ""  # photos and verifications made for the new listings (app/cli/showcase.py)
+    seconds: float = 0.0
 
     def describe(self) -> str:
-        return (
+        text = (
             f"demo data: {self.created_users} users and {self.created_listings} listings created; "
             f"{self.total_listings} listings in total"
         )
+        if self.showcase:
+            text += f"; {self.showcase}"
+        return f"{text} ({self.seconds:.1f}s)"
 
 
 async def _ensure_user(conn, email, user_type, level, company, first, last, password, password_hash=None):
@@ -56,19 +64,26 @@ async def _ensure_user(conn, email, user_type, level, company, first, last, pass
     return row["id"], True
 
 
-async def seed(*, listings: int, settings: Settings, only_if_empty: int | None = None) -> SeedSummary:
+async def seed(
+    *, listings: int, settings: Settings, only_if_empty: int | None = None, showcase: bool = True
+) -> SeedSummary:
     """Create the demo accounts if missing, then `listings` more listings.
 
     With `only_if_empty`, create that many listings only when there are none yet (first `make run`).
+    With `showcase`, the newest of them get photos and some are verified (app/cli/showcase.py); bulk
+    loads for benchmarks turn it off.
     """
     from app.auth.passwords import hash_password
-    from db.fixtures.catalogue import generate_listings
+    from app.cli import showcase as showcases
+    from db.fixtures.catalogue import LISTING_COLUMNS, generate_listings
     from db.fixtures.listings import insert_listings
 
     if settings.is_production:
         raise SystemExit("demo data is never loaded in production")
+    started = time.monotonic()
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     created = 0
+    new_ids: list[uuid.UUID] = []
     try:
         async with conn.transaction():
             _, made = await _ensure_user(
@@ -105,14 +120,29 @@ async def seed(*, listings: int, settings: Settings, only_if_empty: int | None =
                 count = only_if_empty if existing == 0 else 0
         made_listings = 0
         if count > 0:
-            records = generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
+            records = list(
+                generate_listings(count, seller_ids, seed=random.SystemRandom().randrange(1 << 30))
+            )
             made_listings = await insert_listings(conn, records)
+            # The newest are the ones search shows first; a bulk load (benchmarks) does not wait on photos.
+            created_at = LISTING_COLUMNS.index("created_at")
+            newest = sorted(records, key=lambda record: record[created_at], reverse=True)[:SHOWCASE_LIMIT]
+            new_ids = [record[0] for record in newest] if showcase else []
         total = await conn.fetchval("SELECT count(*) FROM listings")
         await _seed_verification_data(conn)
         await _seed_plans(conn)
     finally:
         await conn.close()
-    return SeedSummary("admin@atp.local", settings.demo_admin_password, created, made_listings, total)
+    made = await showcases.showcase(settings, new_ids)
+    return SeedSummary(
+        "admin@atp.local",
+        settings.demo_admin_password,
+        created,
+        made_listings,
+        total,
+        showcase=made.describe() if new_ids else "",
+        seconds=time.monotonic() - started,
+    )
 
 
 def demo_banner(settings: Settings, summary: SeedSummary, port: int) -> str:

@@ -20,9 +20,9 @@ export async function adminView(main) {
   body.append(
     h("section", { class: "card", "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Verification queue"), queue),
     h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), field("Show users", userFilter),
-      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Email", "Type", "Level", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), users))),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Email", "Type", "Level", "Status", ""].map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))))), users))),
     h("section", { class: "card", "aria-labelledby": "listings-title" }, h("h2", { id: "listings-title" }, "Listings"), field("Show listings", listingFilter),
-      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Aircraft", "Tail", "Status", ""].map((t) => h("th", { scope: "col" }, t)))), listings))),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Aircraft", "Tail", "Status", ""].map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))))), listings))),
     moderationPanel());
   // The risk flags load on their own: placed after the sections once those are shown.
   const risk = riskAdminSection();

@@ -10,11 +10,12 @@ import { offerCard } from "./offers.js";
 export function brokerStatePanel(me) {
   const listings = h("tbody", { id: "my-listings" });
   const deals = h("ul", { class: "feed", id: "open-deals" });
-  const offers = h("div", { class: "stack", id: "incoming-offers" });
+  const offers = h("div", { class: "stack", id: "incoming-offers" }, h("p", { class: "muted" }, "Loading offers…"));
   const holds = h("ul", { class: "feed", id: "client-holds" });
   const element = h("section", { class: "card panel stack", id: "broker-state", "aria-labelledby": "state-title" },
     h("h2", { id: "state-title" }, "My listings"),
-    h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {},
+    // A box of fixed height (scrolling, so focusable): the rows arriving move nothing below it.
+    h("div", { class: "table-wrap fixed-box", tabindex: 0, "aria-label": "My listings" }, h("table", {}, h("thead", {}, h("tr", {},
       ["Listing", "Status", "Views", "Hold", "Line", "Offers", "Your move"].map((t) => h("th", { scope: "col" }, t)))), listings)),
     h("h2", {}, "Open deals"), deals, h("h2", {}, "Incoming offers"), offers, h("h2", {}, "Clients' holds"), holds);
 

@@ -62,12 +62,18 @@ function verifiedBox(listing) {
     box.append(h("p", { class: "muted small", id: "verified-title" }, "Not verified yet: the seller has not completed ATP's aircraft verification."));
     return box;
   }
-  box.append(h("h2", { id: "verified-title", class: "verified-badge" }, "✓ Verified aircraft"));
+  // The details arrive a moment later: their lines are reserved now (registry, sanctions, documents), so
+  // nothing below the box moves when they are filled in.
+  const summary = h("p", { class: "small" }, "\u00a0");
+  const checks = h("ul", { class: "checks small" }, ["registry", "sanctions", "documents"].map(() => h("li", {}, "\u00a0")));
+  box.append(h("h2", { id: "verified-title", class: "verified-badge" }, "✓ Verified aircraft"), summary, checks);
   optional(`/api/listings/${listing.id}/verification`).then((result) => {
-    if (!result.ok) return;
+    if (!result.ok) { summary.remove(); checks.remove(); return; }
     const v = result.data;
-    if (v.verifiedAt) box.append(h("p", { class: "small" }, `Verified by ATP on ${when(v.verifiedAt)}${v.tailNumber ? ` for ${v.tailNumber}` : ""}.`));
-    if (v.checks.length) box.append(h("ul", { class: "checks small" }, v.checks.map((c) => h("li", {}, `✓ ${c.label}`, c.passedAt ? h("span", { class: "muted" }, ` — ${when(c.passedAt)}`) : null))));
+    if (v.verifiedAt) summary.textContent = `Verified by ATP on ${when(v.verifiedAt)}${v.tailNumber ? ` for ${v.tailNumber}` : ""}.`;
+    else summary.remove();
+    replace(checks, v.checks.map((c) => h("li", {}, `✓ ${c.label}`, c.passedAt ? h("span", { class: "muted" }, ` — ${when(c.passedAt)}`) : null)));
+    if (!v.checks.length) checks.remove();
   });
   return box;
 }
@@ -121,7 +127,7 @@ export async function listingView(main, { id }) {
     replace(gallery, (l.images || []).map((img, i) =>
       h("a", { href: img.largeUrl || img.url, target: "_blank", rel: "noopener", dataset: { photo: i },
         onclick: (event) => { event.preventDefault(); openViewer(l, i); } },
-        h("img", { src: img.thumbnailUrl || img.url, alt: `${listingName(l)}, photo ${i + 1}`, loading: "lazy", width: img.width || 320, height: img.height || 240 }))));
+        h("img", { src: img.thumbnailUrl || img.url, alt: `${listingName(l)}, photo ${i + 1}`, loading: i ? "lazy" : "eager", fetchpriority: i ? null : "high", width: img.width || 320, height: img.height || 240 }))));
     gallery.classList.toggle("hidden", !(l.images || []).length);
     const rows = [["Tail number", l.tailNumber], ["Year", l.yearManufactured], ["Total hours", l.hoursTotal?.toLocaleString("en-US")],
       ["Location", `${l.locationCity}, ${l.locationCountry}`]];

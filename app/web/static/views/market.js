@@ -198,7 +198,8 @@ export function riskAdminSection() {
 // The broker dashboard's market movement: for each type the broker lists, the monthly median as a small
 // drawn line and its change over the last period.
 export function marketMovementSection(user) {
-  const list = h("ul", { class: "feed", id: "market-movement", dataset: { testid: "market-movement" } });
+  // A feed scrolls on its own: focusable, so it can be scrolled from the keyboard.
+  const list = h("ul", { class: "feed", id: "market-movement", tabindex: 0, "aria-labelledby": "movement-title", dataset: { testid: "market-movement" } });
   const box = h("section", { class: "card panel", "aria-labelledby": "movement-title" },
     h("h2", { id: "movement-title" }, "Market movement of your types"), list);
   (async () => {
