@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,11 +24,11 @@ from app.core import tracing
 from app.core.crypto import load_keyring
 from app.core.db import engine, start_pool
 from app.core.deps import provide_redis, provide_settings, provide_signer
+from app.core.edge import edge_middleware
 from app.core.errors import EXCEPTION_HANDLERS
-from app.core.logging import configure_logging, request_id_middleware
-from app.core.metrics import HttpMetrics, observe_middleware
+from app.core.logging import configure_logging
+from app.core.metrics import HttpMetrics
 from app.core.openapi import document_problem_responses, fix_options_allow_headers
-from app.core.security_headers import security_headers_middleware
 from app.payments.providers import build_provider
 from app.realtime import realtime_lifespan
 from app.settings import Settings, get_settings
@@ -132,12 +133,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from app.listings.stats import view_counting
+
         db = engine()
         await start_pool(min_size=1, max_size=settings.db_pool_max)
         redis = Redis.from_url(settings.redis_url, health_check_interval=15, socket_keepalive=True)
         app.state.redis = redis
         try:
-            yield
+            async with view_counting(redis):
+                # What startup made lives as long as the process: out of the collector's sweeps.
+                gc.freeze()
+                yield
         finally:
             await redis.aclose()
             await close_pool(db)
@@ -161,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "signer": Provide(provide_signer, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        middleware=[request_id_middleware, observe_middleware(http_metrics), security_headers_middleware],
+        middleware=[edge_middleware(http_metrics)],
         plugins=tracing.litestar_plugins(),
         exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found},  # type: ignore[arg-type]
         compression_config=compression_config(),

@@ -10,7 +10,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 
 from app.core.tracing import trace_ids
 
@@ -46,27 +46,12 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Take a sane X-Request-ID or make one; echo it on the response and on every log line."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-    return middleware
+def request_id_for(scope: Scope) -> str:
+    """A sane incoming X-Request-ID, else a new one (echoed on the response by `app/core/edge.py`)."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            if 0 < len(incoming) <= 64 and incoming.isascii():
+                return incoming
+            break
+    return uuid.uuid4().hex

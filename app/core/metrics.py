@@ -8,14 +8,9 @@ exactly these names (tests/test_deploy_files.py checks).
 
 from __future__ import annotations
 
-import time
-
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-
-from app.core import tracing
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -100,46 +95,3 @@ class _Forward(Collector):
 
     def collect(self):
         return self._registry.collect()
-
-
-def observe_middleware(metrics: HttpMetrics):
-    """Litestar middleware: count and time each request by its route, name its span after the route,
-    and trace WebSocket handshakes. It runs after routing, so `path_template` is known."""
-
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            route = scope.get("path_template") or "unmatched"
-            if scope["type"] == "websocket" and tracing.enabled():
-                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-                with tracing.websocket_handshake(route, headers) as answered:
-
-                    async def send_traced(message: Message) -> None:
-                        if message["type"] in ("websocket.accept", "websocket.close"):
-                            answered(message["type"].removeprefix("websocket."))
-                        await send(message)
-
-                    await app(scope, receive, send_traced)
-                return
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            method = scope["method"]
-            tracing.name_after_route(method, route)
-            started = time.perf_counter()
-            status = 500  # unless a response starts: an exception that escaped every handler
-
-            async def send_observed(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            try:
-                await app(scope, receive, send_observed)
-            finally:
-                metrics.requests.labels(method, route, str(status)).inc()
-                metrics.latency.labels(method, route).observe(time.perf_counter() - started)
-
-        return middleware
-
-    return factory

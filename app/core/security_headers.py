@@ -6,8 +6,6 @@ CDN and run inline bootstrapping code that a strict policy would block. They ser
 
 from __future__ import annotations
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
@@ -18,30 +16,12 @@ _CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 _DOCS_PREFIX = "/schema"
 
 
-def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    """The headers added to a response for `path` (those the handler set itself are kept)."""
+_WITH_CSP = (*_ALWAYS, _CSP)
+_DOCS = tuple(_ALWAYS)
+
+
+def headers_for(path: str) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers added to a response for `path` (`app/core/edge.py` keeps those the handler set)."""
     if path == _DOCS_PREFIX or path.startswith(_DOCS_PREFIX + "/"):
-        return list(_ALWAYS)
-    return [*_ALWAYS, _CSP]
-
-
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: add `headers_for(path)` to each HTTP response start."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        extra = headers_for(scope.get("path", ""))
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in extra if name not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+        return _DOCS
+    return _WITH_CSP

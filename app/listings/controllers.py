@@ -9,7 +9,6 @@ from typing import Annotated
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
-from redis.asyncio import Redis
 
 from app.auth.principal import Principal
 from app.core.errors import ValidationFailed
@@ -57,11 +56,10 @@ class ListingController(Controller):
         request: Request,
         listing_id: FromPath[uuid.UUID],
         maybe_principal: NamedDependency[Principal | None],
-        redis: NamedDependency[Redis],
     ) -> ListingRead:
         listing = await service.get_listing(listing_id, maybe_principal)
         client_host = request.client.host if request.client else None
-        await stats.count_view(redis, listing, maybe_principal, client_host)
+        stats.VIEWS.count(listing, maybe_principal, client_host)
         return listing
 
     @patch("/{listing_id:uuid}", security=SECURED, summary="Change a listing (owner or admin)")

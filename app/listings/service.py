@@ -113,16 +113,24 @@ async def _record_price(conn, listing_id, old: Decimal | None, new: Decimal, cur
 
 async def get_listing(listing_id: uuid.UUID, viewer: Principal | None = None) -> ListingRead:
     """Any listing by id; hidden ones (policy.HIDDEN) only for their seller and admins."""
-    row = await db.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id)
+    row = await db.fetchrow(_LISTING_WITH_HOLD, listing_id)
     if row is None or not _visible(row, viewer):
         raise NotFound("listing not found")
-    holds = await _active_holds([row["id"]])
-    return listing_read(row, holds.get(row["id"]))
+    hold_id = row["active_hold_id"]
+    hold = None if hold_id is None else HoldSummary(hold_id=hold_id, expires_at=row["active_hold_expires_at"])
+    return listing_read(row, hold)
 
 
 # A hold past its expiresAt is over even before the sweep has marked it: never shown as active.
 _ACTIVE_HOLDS = """SELECT id, listing, expires_at FROM listing_holds
                    WHERE listing = ANY($1::uuid[]) AND status = 'active' AND expires_at > now()"""
+
+# The hottest read: the listing and its active hold in one round trip (at most one hold is active, a
+# partial unique index guarantees it).
+_LISTING_WITH_HOLD = """SELECT l.*, h.id AS active_hold_id, h.expires_at AS active_hold_expires_at
+    FROM listings l LEFT JOIN listing_holds h
+      ON h.listing = l.id AND h.status = 'active' AND h.expires_at > now()
+    WHERE l.id = $1"""
 
 
 async def _active_holds(listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, HoldSummary]:

@@ -1,14 +1,20 @@
 """What a seller sees about their listing: views, the current hold, the length of the line.
 
-Views are counted in Redis on every `GET /api/listings/{id}` (an INCR and a HyperLogLog PFADD in one
-round trip), never in PostgreSQL: the hottest read path stays free of writes.
+Views are counted in Redis (an INCR and a HyperLogLog PFADD per listing), never in PostgreSQL: the
+hottest read path stays free of writes. The web process gathers the views of `GET /api/listings/{id}`
+in memory and writes them in one pipeline every `FLUSH_INTERVAL_S` (bench/http.py: a Redis round trip
+per view was a tenth of that request's CPU); the stats readers of the same process flush first, so a
+seller sees their own process's views at once and the others' within the interval.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
@@ -29,24 +35,77 @@ def _viewers_key(listing_id: uuid.UUID) -> str:
     return f"atp:listing:{listing_id}:viewers"
 
 
-def viewer_tag(viewer: Principal | None, client_host: str | None) -> str:
+FLUSH_INTERVAL_S = 0.5
+# Past this many listings with unwritten views the flush does not wait for its interval.
+EAGER_FLUSH_LISTINGS = 1000
+
+
+class ViewCounter:
+    """The views one web process has seen and not yet written to Redis."""
+
+    def __init__(self) -> None:
+        self._views: dict[uuid.UUID, int] = {}
+        self._viewers: dict[uuid.UUID, set[tuple[Principal | None, str | None]]] = {}
+        self._full = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def count(self, listing: ListingRead, viewer: Principal | None, client_host: str | None) -> None:
+        """Count one view (the owner's own looks excluded)."""
+        if viewer is not None and viewer.user_id == listing.seller_id:
+            return
+        listing_id = listing.id
+        self._views[listing_id] = self._views.get(listing_id, 0) + 1
+        who = (viewer.user_id, None) if viewer is not None else (None, client_host)
+        self._viewers.setdefault(listing_id, set()).add(who)  # type: ignore[arg-type]
+        if len(self._views) >= EAGER_FLUSH_LISTINGS:
+            self._full.set()
+
+    async def flush(self, redis: Redis) -> None:
+        """Write the gathered views in one pipeline; a Redis hiccup drops them, never fails a request."""
+        async with self._lock:
+            views, viewers = self._views, self._viewers
+            self._views, self._viewers = {}, {}
+            self._full.clear()
+            if not views:
+                return
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for listing_id, n in views.items():
+                        pipe.incrby(_views_key(listing_id), n)
+                        tags = [_tag(user_id, host) for user_id, host in viewers.get(listing_id, ())]
+                        pipe.pfadd(_viewers_key(listing_id), *tags)
+                    await pipe.execute()
+            except Exception:
+                log.warning("could not count %d views of %d listings", sum(views.values()), len(views))
+
+    async def run(self, redis: Redis) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), FLUSH_INTERVAL_S)
+            await self.flush(redis)
+
+
+def _tag(user_id: uuid.UUID | None, client_host: str | None) -> str:
     """Who looked, for unique counts: the user, else a hash of the client address (never stored raw)."""
-    if viewer is not None:
-        return f"u:{viewer.user_id}"
+    if user_id is not None:
+        return f"u:{user_id}"
     return "a:" + hashlib.sha256((client_host or "?").encode()).hexdigest()[:16]
 
 
-async def count_view(redis: Redis, listing: ListingRead, viewer: Principal | None, client_host: str | None):
-    """Count one view (the owner's own looks excluded); a Redis hiccup never fails the read."""
-    if viewer is not None and viewer.user_id == listing.seller_id:
-        return
+VIEWS = ViewCounter()
+
+
+@contextlib.asynccontextmanager
+async def view_counting(redis: Redis) -> AsyncIterator[ViewCounter]:
+    """The web process's view counter: flushed in the background, and once more at shutdown."""
+    task = asyncio.create_task(VIEWS.run(redis), name="listing-views")
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(_views_key(listing.id))
-            pipe.pfadd(_viewers_key(listing.id), viewer_tag(viewer, client_host))
-            await pipe.execute()
-    except Exception:
-        log.warning("could not count a view of listing %s", listing.id, exc_info=True)
+        yield VIEWS
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await VIEWS.flush(redis)
 
 
 async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: Redis) -> ListingStats:
@@ -55,6 +114,7 @@ async def listing_stats(principal: Principal, listing_id: uuid.UUID, *, redis: R
     if listing is None or not policy.may_read_row(listing, principal):
         raise NotFound("listing not found")
     service._actor(principal, listing)  # 403 unless owner or admin
+    await VIEWS.flush(redis)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(_views_key(listing_id))
         pipe.pfcount(_viewers_key(listing_id))
@@ -96,6 +156,7 @@ async def listing_stats_many(
         mine.append(row["id"])
     if not mine:
         return {}
+    await VIEWS.flush(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for listing_id in mine:
             pipe.get(_views_key(listing_id))
