@@ -102,7 +102,7 @@ async def aircraft_listing(info: Info, id: str) -> AircraftListing:
     listing = await listings.get_listing(uuid_of(id, "id"), who)
     request = info.context.request
     client_host = request.client.host if request is not None and request.client else None
-    await stats.count_view(info.context.state.redis, listing, who, client_host)
+    stats.VIEWS.count(listing, who, client_host)
     return AircraftListing.of(listing)
 
 
