@@ -474,8 +474,13 @@ def test_prometheus_scrapes_every_web_and_worker_replica_with_the_metrics_token(
     prometheus = services()["prometheus"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     web_port = option_value(argv_of(services()["web"]["command"]), "--port")
-    ports = {"web": int(web_port or 0), "worker": int(app_environment()["ATP_METRICS_PORT"])}
-    for service, job_name in (("web", "atp-web"), ("worker", "atp-worker")):
+    worker_port = int(app_environment()["ATP_METRICS_PORT"])
+    ports = {"web": int(web_port or 0), "worker": worker_port, "worker-slow": worker_port}
+    for service, job_name in (
+        ("web", "atp-web"),
+        ("worker", "atp-worker"),
+        ("worker-slow", "atp-worker-slow"),
+    ):
         job = jobs[job_name]
         assert job.get("metrics_path", "/metrics") == "/metrics"
         (sd,) = job["dns_sd_configs"]

@@ -25,7 +25,14 @@ from arq.worker import Worker, get_kwargs
 
 log = logging.getLogger("atp.worker")
 
-OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# A WatchError reaches the poll loop only when the connection drops under a WATCH (redis-py wraps the
+# ConnectionError): arq handles the ordinary "key changed" case inside `start_jobs` itself.
+OUTAGES = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.WatchError,
+    OSError,
+)
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 5.0
 
 

@@ -262,9 +262,15 @@ async def test_search_home_browses_by_category_with_counts_sort_and_totals(peopl
     # Sort is there and works.
     await page.locator("#sort-top").select_option("price_desc")
     await page.wait_for_url("**sort=price_desc**")
-    prices = await page.locator("#results .price").all_inner_texts()
-    values = [int(re.sub(r"[^\d]", "", p)) for p in prices]
-    assert values == sorted(values, reverse=True)
+    # The address changes as the request leaves; the sorted page replaces the list when it arrives.
+    values: list[int] = []
+    for _ in range(80):
+        prices = await page.locator("#results .price").all_inner_texts()
+        values = [int(re.sub(r"[^\d]", "", p)) for p in prices]
+        if values and values == sorted(values, reverse=True):
+            break
+        await page.wait_for_timeout(100)
+    assert values and values == sorted(values, reverse=True), values
     await fits_the_phone(page)
 
 
