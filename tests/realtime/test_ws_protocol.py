@@ -88,7 +88,9 @@ async def test_events_arrive_once_in_order_small_and_large(server):
                 seq += 1
                 batch.append(event(channel, seq, sizes[(seq + burst) % len(sizes)]))
             await writer.publish(batch)
-            await asyncio.sleep(0.01)  # ~70 KB per burst: well under the test servers' 1 MiB slow-consumer mark
+            await asyncio.sleep(
+                0.01
+            )  # ~70 KB per burst: well under the test servers' 1 MiB slow-consumer mark
     finally:
         await redis.aclose()
     for client in clients:
