@@ -165,7 +165,8 @@ def upgrade_request(port: int, path: str) -> bytes:
 
 PATHS = {
     "ours": "/ws",
-    "ours2": "/ws",  # ours with the sockets spread over two web processes, one publisher feeding both
+    "ours2": "/ws",
+    "baseline": "/ws",  # ours from the checkout given by --baseline  # ours with the sockets spread over two web processes, one publisher feeding both
     "peer": "/ws/listings",
     "limit": "/",
     "picows": "/",
@@ -177,7 +178,7 @@ SOCKETIO_ENVELOPE = len(b'42["e",]')  # what socket.io adds around the event's J
 class Target:
     def __init__(self, name: str, redis: Redis) -> None:
         self.name = name
-        self.ours = name.startswith("ours")
+        self.ours = name in ("ours", "ours2", "baseline")
         self.redis = redis
         self.seq = 0
         self.writer = LogWriter(redis, History())
@@ -252,6 +253,7 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 
 
 SOCKETIO = ROOT / "bench" / "socketio"
+BASELINE: Path | None = None
 
 
 def start_server(name: str, port: int, redis_url: str, workdir: Path) -> subprocess.Popen:
@@ -276,8 +278,14 @@ def start_server(name: str, port: int, redis_url: str, workdir: Path) -> subproc
         "DATABASE_URL": "postgresql://bench@127.0.0.1:1/none",
         "PYTHONPATH": str(ROOT),
     }
+    root = ROOT
+    if name == "baseline":  # ours from another checkout (--baseline): before/after in the same run
+        assert BASELINE is not None, "--servers baseline needs --baseline DIR"
+        root = BASELINE
+        env["PYTHONPATH"] = str(root)
+    kind = "ours" if name in ("ours2", "baseline") else name
     return subprocess.Popen(
-        [*pin, sys.executable, str(ROOT / "bench" / "fanout_servers.py"), name.rstrip("2"), str(port)],
+        [*pin, sys.executable, str(root / "bench" / "fanout_servers.py"), kind, str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
@@ -425,8 +433,8 @@ async def measure(name: str, conns: int, redis: Redis, redis_url: str, workdir: 
         burst_frames = stats.frames - start_frames
         accounting = None
         if stats.account:  # every socket: contiguous seqs up to the last published, none twice
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stats.reached.wait(), 10)
+            with contextlib.suppress(TimeoutError):  # a starved server may still be writing the last burst
+                await asyncio.wait_for(stats.reached.wait(), 30)
             accounting = {
                 "sockets": len(clients),
                 "published": target.seq,
@@ -552,8 +560,10 @@ async def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="py-spy (collapsed stacks) of ours at 20,000/s into this directory"
     )
+    parser.add_argument("--baseline", type=Path, help="a checkout (git worktree/archive) run as `baseline`")
     args = parser.parse_args()
-    global PROFILE_DIR
+    global PROFILE_DIR, BASELINE
+    BASELINE = args.baseline
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE_DIR = args.profile
