@@ -135,7 +135,13 @@ async def test_fragmented_frames_are_joined_and_capped_as_one_message(server):
     await ws.send(iter(['{"op":', '"ping",', '"pad":"', "y" * 1000, '"}']))  # five frames, one message
     assert json.loads(await ws.recv()) == {"op": "pong"}
     await ws.send(iter(['{"op":"ping","pad":"', *["z" * 30_000] * 3, '"}']))  # each under 64 KiB, not all
-    assert await closed_with(ws) == protocol.CLOSE_MESSAGE_TOO_BIG
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    # The server refuses while fragments are still arriving: its close can be overtaken by the TCP
+    # reset that closing with unread input causes. When the close frame does arrive, it says 1009.
+    received = ws.protocol.close_rcvd
+    assert received is None or received.code == protocol.CLOSE_MESSAGE_TOO_BIG
 
 
 async def test_invalid_utf8_text_closes_1007(server):
