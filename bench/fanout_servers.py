@@ -1,9 +1,12 @@
-"""The three WebSocket servers bench/fanout.py compares; run one per process: `python bench/fanout_servers.py NAME PORT`.
+"""The Python WebSocket servers bench/fanout.py compares; run one per process: `python bench/fanout_servers.py NAME PORT`.
 
-- ours:  ATP's realtime gateway (realtime/) in a Litestar app under uvicorn, fed through the Redis log.
-- peer:  Litestar's stock ChannelsPlugin, Redis pub/sub backend, its generated WebSocket handler.
-- limit: a bare `websockets` server that relays each Redis message with `websockets.broadcast`.
+- ours:   ATP's realtime gateway (realtime/) in a Litestar app under uvicorn, fed through the Redis log.
+- peer:   Litestar's stock ChannelsPlugin, Redis pub/sub backend, its generated WebSocket handler.
+- limit:  a bare `websockets` server that relays each Redis message with `websockets.broadcast`.
+- picows: a bare picows server (Cython framing, no ASGI) that sends each Redis message to every socket:
+          the Python floor.
 Both Litestar servers run under the same uvicorn settings (uvloop, httptools, websockets sans-I/O).
+The Node socket.io peer is bench/socketio/server.js.
 """
 
 from __future__ import annotations
@@ -74,12 +77,41 @@ async def run_limit(port: int) -> None:
         await relay()
 
 
+async def run_picows(port: int) -> None:
+    from picows import WSListener, WSMsgType, ws_create_server
+    from redis.asyncio import Redis
+
+    connections: set = set()
+
+    class Listener(WSListener):
+        def on_ws_connected(self, transport) -> None:
+            connections.add(transport)
+
+        def on_ws_disconnected(self, transport) -> None:
+            connections.discard(transport)
+
+        def on_ws_frame(self, transport, frame) -> None:
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+    await ws_create_server(lambda request: Listener(), "127.0.0.1", port, backlog=4096, max_frame_size=65536)
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(LIMIT_CHANNEL)
+    async for message in pubsub.listen():
+        if message["type"] == "message":
+            data = message["data"]
+            for transport in connections:
+                transport.send(WSMsgType.TEXT, data)
+
+
 def main() -> None:
     name, port = sys.argv[1], int(sys.argv[2])
-    if name == "limit":
+    if name in ("limit", "picows"):
         import uvloop
 
-        uvloop.run(run_limit(port))
+        uvloop.run(run_limit(port) if name == "limit" else run_picows(port))
         return
     import uvicorn
 

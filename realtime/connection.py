@@ -178,7 +178,7 @@ class RawConnection(Connection):
     and a lone event waits for nothing but the rest of its own fan-out loop.
     """
 
-    __slots__ = ("_pending", "_proto", "_transport")
+    __slots__ = ("_buffer_max", "_pending", "_proto", "_transport")
 
     def __init__(
         self,
@@ -193,17 +193,36 @@ class RawConnection(Connection):
         self._proto = proto
         self._transport = proto.transport
         self._pending: list[bytes] = []
+        self._buffer_max = limits.send_buffer_max
         sock = self._transport.get_extra_info("socket")
         if limits.socket_send_buffer and sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(SOL_SOCKET, SO_SNDBUF, limits.socket_send_buffer)
 
+    def deliver(self, frame: Frame, channel: str) -> bool:
+        # The hot path (one event to thousands of sockets): Connection.deliver and _write inlined. Writing
+        # through at once instead of at the end of the iteration was tried: 1.5-2x the CPU per delivery
+        # at 20,000/s on a busy host, because a starved process then stops coalescing.
+        proto = self._proto
+        if self.lagging_since is None and not (self.closed or proto.close_sent or proto.disconnected):
+            transport = self._transport
+            if transport.get_write_buffer_size() <= self._buffer_max:
+                pending = self._pending
+                if not pending:
+                    self._on_pending(self)
+                pending.append(frame.wire)
+                return True
+            self.lagging_since = time.monotonic()
+            self._on_lag(self)
+        if not self.closed:
+            self.missed.add(channel)
+        return False
+
     def _write(self, frame: Frame) -> bool:
-        # Inlined hot path: one event to thousands of sockets goes through here.
         proto = self._proto
         if self.closed or proto.close_sent or proto.disconnected:
             return False
-        if self._transport.get_write_buffer_size() > self.limits.send_buffer_max:
+        if self._transport.get_write_buffer_size() > self._buffer_max:
             self.lagging_since = time.monotonic()
             self._on_lag(self)
             return False

@@ -16,6 +16,13 @@ class Metrics:
         self.registry = registry = CollectorRegistry()
         ProcessCollector(registry=registry)  # CPU seconds and resident memory of this process
         self.connections = Gauge("atp_realtime_connections", "Open WebSocket connections", registry=registry)
+        self.connections_opened = Counter(
+            "atp_realtime_connections_opened",
+            "WebSocket connections opened, by write path: `raw` (frames straight to uvicorn's transport) "
+            "or `queued` (ASGI send; the portable fallback)",
+            labelnames=("path",),
+            registry=registry,
+        )
         self.subscriptions = Gauge(
             "atp_realtime_subscriptions", "Active channel subscriptions", registry=registry
         )

@@ -43,6 +43,9 @@ class RealtimeConfig(msgspec.Struct, frozen=True, kw_only=True):
     ticket_ttl_s: int = 30
     session_check_s: float = 30.0  # a disabled user's sockets close within this (+ one Redis round trip)
     run_relay: bool = True
+    # False forces the portable queued path (what any other ASGI server gets) even under uvicorn's
+    # sans-I/O protocol: for comparing the two and running the protocol tests under both.
+    raw_writes: bool = True
     # When set, /metrics answers only `Authorization: Bearer <metrics_token>` (a scraper's secret).
     metrics_token: str = ""
 

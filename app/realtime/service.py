@@ -52,6 +52,7 @@ def realtime_config(settings: Settings, env: Mapping[str, str] | None = None) ->
         ticket_ttl_s=min(int(num("ATP_RT_TICKET_TTL_S", 30)), 60),
         session_check_s=num("ATP_RT_SESSION_CHECK_S", 30.0),
         run_relay=env.get("ATP_RT_RELAY", "1") != "0",
+        raw_writes=env.get("ATP_RT_RAW_WRITES", "1") != "0",
         metrics_token=env.get("ATP_METRICS_TOKEN", ""),
     )
 

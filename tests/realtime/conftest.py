@@ -46,8 +46,9 @@ TEST_SERVER_ENV = {
 class Server:
     """One uvicorn web process running tests/realtime/rtapp.py."""
 
-    def __init__(self, name: str, env: dict[str, str]) -> None:
+    def __init__(self, name: str, env: dict[str, str], ws_max_size: int | None = 65536) -> None:
         self.name = name
+        self.ws_max_size = ws_max_size  # None: uvicorn's own default (16 MiB), our gateway caps instead
         self.port = free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/ws"
@@ -70,8 +71,7 @@ class Server:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
-                    "--ws-max-size",
-                    "65536",
+                    *(["--ws-max-size", str(self.ws_max_size)] if self.ws_max_size else []),
                     "--ws-per-message-deflate",
                     "false",
                     "--log-level",
@@ -123,8 +123,10 @@ class Server:
             self.proc.wait(5)
 
 
-async def start_servers(count: int, env: dict[str, str] | None = None) -> list[Server]:
-    servers = [Server(f"web{i}", env or {}) for i in range(count)]
+async def start_servers(
+    count: int, env: dict[str, str] | None = None, ws_max_size: int | None = 65536
+) -> list[Server]:
+    servers = [Server(f"web{i}", env or {}, ws_max_size) for i in range(count)]
     for server in servers:
         server.spawn()
     await asyncio.gather(*(s.wait_ready() for s in servers))

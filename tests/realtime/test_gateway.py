@@ -68,6 +68,22 @@ async def test_change_committed_through_a_reaches_clients_on_b_and_a(cluster):
         await client.close()
 
 
+async def test_two_web_processes_deliver_every_event_exactly_once_to_sockets_on_both(cluster):
+    """Per-socket seq accounting: each socket on either process holds 1..N once, in order, nothing after."""
+    channel = channels.listing(listing_id := uuid.uuid4())
+    clients = [await Client.connect(server.ws) for server in cluster for _ in range(6)]
+    for client in clients:
+        assert (await client.subscribe(channel))["op"] == "subscribed"
+    total = 60
+    await emit_price_changes(listing_id, total, per_transaction=4)
+    for client in clients:
+        assert_in_order(await client.events(channel, total), channel, 1, total)
+    await asyncio.sleep(0.3)
+    for client in clients:
+        assert client.count(channel) == total  # no late duplicate
+        await client.close()
+
+
 async def test_since_replays_exactly_the_gap_then_continues_live(cluster):
     relay_process, server = cluster
     channel = channels.listing(listing_id := uuid.uuid4())
