@@ -260,6 +260,13 @@ async def test_dashboard_state_opens_with_listings_deals_and_incoming_offers(cli
     row = next(item for item in state["listings"] if item["listingId"] == listing["id"])
     assert row["openOffers"] == 1 and row["offersAwaitingYou"] == 1 and row["views"] >= 0
     assert o["id"] in {item["id"] for item in state["incomingOffers"]}
+    asked = await client.post(
+        "/api/threads", json={"listingId": listing["id"], "body": "Logs complete?"}, headers=buyer["headers"]
+    )
+    assert asked.status_code == 201, asked.text
+    state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
+    row = next(item for item in state["listings"] if item["listingId"] == listing["id"])
+    assert row["unreadMessages"] == 1
     deal = (await client.post(f"/api/offers/{o['id']}/accept", headers=seller["headers"])).json()["deal"]
     state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
     opened = next(item for item in state["deals"] if item["deal"]["id"] == deal["id"])
