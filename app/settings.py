@@ -90,6 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reports_running_per_user: int = 3
     # payments (issue 14): Stripe when the secret key is set, otherwise the sandbox posting to our webhook
     stripe_secret_key: str = ""
+    stripe_api_base: str = ""  # empty: api.stripe.com; tests point it at the sandbox's HTTP face
     stripe_webhook_secret: str = "whsec_atp_sandbox_development"
     sandbox_webhook_url: str = "http://127.0.0.1:8000/api/payments/webhooks/stripe"
     # GraphQL (issue 21): a JSON file of allowed documents; when set, only those run (persisted queries)
@@ -164,6 +165,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         report_link_ttl_s=int(env.get("ATP_REPORT_LINK_TTL_S", str(7 * 24 * 3600))),
         reports_running_per_user=int(env.get("ATP_REPORTS_RUNNING_PER_USER", "3")),
         stripe_secret_key=env.get("ATP_STRIPE_SECRET_KEY", ""),
+        stripe_api_base=env.get("ATP_STRIPE_API_BASE", ""),
         stripe_webhook_secret=env.get("ATP_STRIPE_WEBHOOK_SECRET", "whsec_atp_sandbox_development"),
         sandbox_webhook_url=env.get(
             "ATP_SANDBOX_WEBHOOK_URL",

@@ -23,7 +23,6 @@ import atexit
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.cli import services  # noqa: E402
 from app.payments.providers.signing import sign  # noqa: E402
-from bench.holds import bench_env, make_users, pgbench_binary, start_server, wait_ready  # noqa: E402
+from bench.holds import bench_env, make_users, run_pgbench, start_server, wait_ready  # noqa: E402
 
 SECRET = "whsec_atp_sandbox_development"
 
@@ -70,19 +69,6 @@ INSERT INTO ledger_entries (transaction, account, debit, credit)
 UPDATE payments SET updated_at = now() WHERE provider_payment_id = '{pid}';
 COMMIT;
 """
-
-
-def pgbench(db_url: str, sql: str, clients: int, seconds: int, workdir: Path, name: str) -> float:
-    script = workdir / f"{name}.sql"
-    script.write_text(sql)
-    result = subprocess.run(
-        [str(pgbench_binary()), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script), db_url],
-        capture_output=True, text=True, timeout=seconds + 60,
-    )  # fmt: skip
-    for line in result.stdout.splitlines():
-        if line.startswith("tps"):
-            return float(line.split("=")[1].split()[0])
-    raise SystemExit(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -243,9 +229,9 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
             proc.wait(10)
             proc = None
             fields = listing_row
-            accept_tps = pgbench(started.database_url, ACCEPT_SQL.format(**fields), min(args.buyers, 32),
+            accept_tps = run_pgbench(started.database_url, ACCEPT_SQL.format(**fields), min(args.buyers, 32),
                                  args.pgbench_seconds, workdir, "accept")  # fmt: skip
-            hook_tps = pgbench(started.database_url, WEBHOOK_SQL.format(pid=pid), args.concurrency,
+            hook_tps = run_pgbench(started.database_url, WEBHOOK_SQL.format(pid=pid), args.concurrency,
                                args.pgbench_seconds, workdir, "webhook")  # fmt: skip
             print(
                 f"pgbench accept statements (one hot listing row): {accept_tps:.0f} tps; ours/pgbench = {rate / accept_tps:.2f}"

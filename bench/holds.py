@@ -152,11 +152,16 @@ def pgbench_binary() -> Path:
 
 
 def pgbench(db_url: str, listing_id: str, buyer_id: str, clients: int, seconds: int, workdir: Path) -> float:
-    binary = pgbench_binary()
-    script = workdir / "hold.sql"
-    script.write_text(PGBENCH_SQL.format(listing=listing_id, buyer=buyer_id))
+    sql = PGBENCH_SQL.format(listing=listing_id, buyer=buyer_id)
+    return run_pgbench(db_url, sql, clients, seconds, workdir, "hold")
+
+
+def run_pgbench(db_url: str, sql: str, clients: int, seconds: int, workdir: Path, name: str) -> float:
+    """Transactions per second of `sql` run by `clients` pgbench clients for `seconds` (shared by benches)."""
+    script = workdir / f"{name}.sql"
+    script.write_text(sql)
     result = subprocess.run(
-        [str(binary), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script), db_url],
+        [str(pgbench_binary()), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script), db_url],
         capture_output=True, text=True, timeout=seconds + 60,
     )  # fmt: skip
     for line in result.stdout.splitlines():

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The people, seller, admin and listing fixtures every suite shares (tests/people.py).
+pytest_plugins = ["tests.people"]
+
 _state: dict = {}
 
 
@@ -109,10 +112,19 @@ class Accounts:
         self.client = client
         self._hash: str | None = None
 
-    async def create(self, user_type: str = "buyer", level: int = 0, *, password: str | None = None) -> dict:
+    async def create(
+        self,
+        user_type: str = "buyer",
+        level: int = 0,
+        *,
+        password: str | None = None,
+        plan: str | None = None,
+    ) -> dict:
+        """A user logged in; with `plan`, on that plan for a month (sellers listing more than basic allows)."""
         from app.accounts.service import create_user
         from app.auth.passwords import hash_password
         from app.core.db import UnitOfWork
+        from app.payments.subscriptions import grant
 
         if password is None and self._hash is None:
             self._hash = await hash_password(self.PASSWORD)
@@ -127,6 +139,8 @@ class Accounts:
                 verification_level=level,
                 password_hash=None if password else self._hash,
             )
+            if plan is not None:
+                await grant(uow.conn, row["id"], plan)
         response = await self.client.post(
             "/api/auth/login", json={"email": email, "password": password or self.PASSWORD}
         )

@@ -85,8 +85,11 @@ def _cmd_user_create(args: argparse.Namespace) -> None:
 
     with platform_services():
         asyncio.run(migrate())
-        user_id = asyncio.run(create_user_command(args.email, args.password, args.type, args.level))
-    print(f"created {args.type} {args.email} (id {user_id}, verification level {args.level})")
+        user_id = asyncio.run(
+            create_user_command(args.email, args.password, args.type, args.level, plan=args.plan)
+        )
+    on_plan = f", on the {args.plan} plan" if args.plan else ""
+    print(f"created {args.type} {args.email} (id {user_id}, verification level {args.level}{on_plan})")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
@@ -281,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", required=True)
     create.add_argument("--type", required=True, choices=["buyer", "seller", "broker", "admin"])
     create.add_argument("--level", type=int, default=0, choices=[0, 1, 2, 3])
+    create.add_argument(
+        "--plan",
+        choices=["basic", "professional", "enterprise"],
+        help="a month on this plan, without payment",
+    )
     create.set_defaults(func=_cmd_user_create)
 
     search = sub.add_parser("search", help="search index maintenance")

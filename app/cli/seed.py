@@ -10,6 +10,7 @@ import uuid
 import asyncpg
 import msgspec
 
+from app.payments.plans import LIVE_LISTINGS
 from app.settings import Settings
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -162,8 +163,11 @@ def demo_banner(settings: Settings, summary: SeedSummary, port: int) -> str:
     return "\n".join(lines)
 
 
-async def create_user_command(email: str, password: str, user_type: str, level: int) -> uuid.UUID:
+async def create_user_command(
+    email: str, password: str, user_type: str, level: int, *, plan: str | None = None
+) -> uuid.UUID:
     from app.accounts.service import create_user
+    from app.payments.subscriptions import grant
 
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
@@ -171,6 +175,8 @@ async def create_user_command(email: str, password: str, user_type: str, level: 
             row = await create_user(
                 conn, email=email, password=password, user_type=user_type, verification_level=level
             )
+            if plan is not None:
+                await grant(conn, row["id"], plan)
     finally:
         await conn.close()
     return row["id"]
@@ -199,12 +205,20 @@ DEMO_PLANS = {
 
 
 async def _seed_plans(conn: asyncpg.Connection) -> None:
-    """Give the demo accounts an active subscription (sandbox provider) unless they have one."""
+    """Give the demo accounts their plans, and every other demo seller or broker the smallest plan that
+    holds the catalogue listings they were given (without one they would be over basic's limit)."""
+    from app.payments.subscriptions import grant
+
     for email, plan in DEMO_PLANS.items():
-        await conn.execute(
-            """INSERT INTO subscriptions (user_id, plan, status, current_period_end, provider)
-               SELECT id, $2, 'active', now() + interval '1 month', 'sandbox' FROM users WHERE email = $1
-               ON CONFLICT (user_id) WHERE status IN ('incomplete', 'active', 'past_due') DO NOTHING""",
-            email,
-            plan,
-        )
+        user_id = await conn.fetchval("SELECT id FROM users WHERE email = $1", email)
+        if user_id is not None:
+            await grant(conn, user_id, plan)
+    sellers = await conn.fetch(
+        """SELECT u.id, (SELECT p.id FROM plans p WHERE p.active_listings >= count(l.id)
+                         ORDER BY p.position LIMIT 1) AS plan
+           FROM users u LEFT JOIN listings l ON l.seller = u.id AND l.status = ANY($1::text[])
+           WHERE u.email LIKE '%@demo.atp.local' GROUP BY u.id""",
+        list(LIVE_LISTINGS),
+    )
+    for seller in sellers:
+        await grant(conn, seller["id"], seller["plan"] or "enterprise")

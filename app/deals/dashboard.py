@@ -12,6 +12,7 @@ from app.auth.principal import Principal
 from app.core import db
 from app.core.schema import Schema
 from app.deals.schemas import DealRead, OfferRead, deal_read, offer_read
+from app.messaging.reads import UNREAD_SQL
 
 
 class ListingCounters(Schema):
@@ -25,6 +26,7 @@ class ListingCounters(Schema):
     waitlist: int
     open_offers: int
     offers_awaiting_you: int
+    unread_messages: int
 
 
 class OpenDeal(Schema):
@@ -61,12 +63,15 @@ async def state(principal: Principal, redis: Redis) -> DashboardState:
     """Everything the caller's dashboard starts from (their own listings, deals, offers and clients)."""
     me = principal.user_id
     rows = await db.fetch(
-        """SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.status, l.price, l.currency,
+        f"""SELECT l.id, l.manufacturer, l.model, l.year_manufactured, l.status, l.price, l.currency,
                   (SELECT h.expires_at FROM listing_holds h WHERE h.listing = l.id AND h.status = 'active') AS hold_until,
                   (SELECT count(*) FROM listing_waitlist w WHERE w.listing = l.id AND w.status = 'waiting') AS waitlist,
                   (SELECT count(*) FROM offers o WHERE o.listing = l.id AND o.status IN ('open', 'countered')) AS open_offers,
                   (SELECT count(*) FROM offers o WHERE o.listing = l.id AND o.status IN ('open', 'countered')
-                      AND o.turn = 'seller') AS awaiting
+                      AND o.turn = 'seller') AS awaiting,
+                  (SELECT coalesce(sum({UNREAD_SQL}), 0) FROM message_threads t
+                   JOIN thread_participants p ON p.thread_id = t.id AND p.user_id = $1
+                   WHERE t.listing_id = l.id) AS unread
            FROM listings l WHERE l.seller = $1 AND l.status NOT IN ('withdrawn', 'sold', 'expired')
            ORDER BY l.updated_at DESC LIMIT 100""",
         me,
@@ -89,6 +94,7 @@ async def state(principal: Principal, redis: Redis) -> DashboardState:
             waitlist=r["waitlist"],
             open_offers=r["open_offers"],
             offers_awaiting_you=r["awaiting"],
+            unread_messages=int(r["unread"]),
         )
         for r, v in zip(rows, views, strict=True)
     ]

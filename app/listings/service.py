@@ -21,7 +21,7 @@ from app.events import ListingCreated, ListingPriceChanged, ListingStatusChanged
 from app.listings import policy
 from app.listings.schemas import HoldSummary, ListingCreate, ListingRead, ListingUpdate, listing_read
 from app.listings.state import PUBLIC, Actor, Status, TransitionError, check_transition
-from app.payments.plans import check_listing_limit
+from app.payments.plans import LIVE_LISTINGS, check_listing_limit
 
 PUBLISH_LEVEL = 1
 
@@ -197,7 +197,8 @@ async def update_listing(
                 raise InvalidTransition(str(exc), currentStatus=row["status"]) from None
         if not changes:
             return listing_read(row)
-        if changes.get("status") == Status.ACTIVE:
+        # A listing already on the market or in a trade is counted already: only a return counts anew.
+        if changes.get("status") == Status.ACTIVE and row["status"] not in LIVE_LISTINGS:
             await check_listing_limit(uow.conn, row["seller"])
         if changes.get("featured") is True:
             await check_listing_limit(uow.conn, row["seller"], featured=True)

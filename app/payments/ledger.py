@@ -76,32 +76,42 @@ async def book(
     return txn
 
 
+async def move(
+    uow: UnitOfWork, type: str, key: str, amount: Decimal, currency: str, *, debit: str, credit: str, **refs
+) -> None:
+    """Book `amount` from the `credit` account to the `debit` account once per `type:key` (zero: nothing)."""
+    entries = [Entry(debit, debit=amount), Entry(credit, credit=amount)]
+    await book(
+        uow, type=type, effect_key=f"{type}:{key}", amount=amount, currency=currency, entries=entries, **refs
+    )
+
+
 async def book_deposit(uow: UnitOfWork, payment) -> None:
     """The buyer's deposit reached the provider: the platform holds it for the deal."""
-    amount = payment["amount"]
-    await book(
+    await move(
         uow,
-        type="deposit",
-        effect_key=f"deposit:{payment['id']}",
-        amount=amount,
-        currency=payment["currency"],
-        entries=[Entry(CASH, debit=amount), Entry(DEPOSITS_HELD, credit=amount)],
+        "deposit",
+        str(payment["id"]),
+        payment["amount"],
+        payment["currency"],
+        debit=CASH,
+        credit=DEPOSITS_HELD,
         deal=payment["deal"],
         payment=payment["id"],
     )
 
 
 async def book_refund(uow: UnitOfWork, payment) -> None:
-    """A deposit went back to the buyer."""
-    amount = payment["amount"]
+    """A payment went back to the payer (a deposit, or a subscription period)."""
     held = DEPOSITS_HELD if payment["kind"] == "deposit" else SUBSCRIPTION_REVENUE
-    await book(
+    await move(
         uow,
-        type="refund",
-        effect_key=f"refund:{payment['id']}",
-        amount=amount,
-        currency=payment["currency"],
-        entries=[Entry(held, debit=amount), Entry(CASH, credit=amount)],
+        "refund",
+        str(payment["id"]),
+        payment["amount"],
+        payment["currency"],
+        debit=held,
+        credit=CASH,
         deal=payment["deal"],
         payment=payment["id"],
     )
@@ -111,13 +121,14 @@ async def book_subscription(
     uow: UnitOfWork, *, key: str, amount: Decimal, currency: str, subscription, payment=None
 ) -> None:
     """A subscription period was paid."""
-    await book(
+    await move(
         uow,
-        type="subscription",
-        effect_key=f"subscription:{key}",
-        amount=amount,
-        currency=currency,
-        entries=[Entry(CASH, debit=amount), Entry(SUBSCRIPTION_REVENUE, credit=amount)],
+        "subscription",
+        key,
+        amount,
+        currency,
+        debit=CASH,
+        credit=SUBSCRIPTION_REVENUE,
         subscription=subscription,
         payment=payment,
     )
@@ -132,22 +143,18 @@ async def book_close(uow: UnitOfWork, deal) -> None:
         deal["id"],
         DEPOSITS_HELD,
     )
-    await book(
-        uow,
-        type="payout",
-        effect_key=f"payout:{deal['id']}",
-        amount=held,
-        currency=deal["currency"],
-        entries=[Entry(DEPOSITS_HELD, debit=held), Entry(SELLER_PAYABLE, credit=held)],
-        deal=deal["id"],
+    key, currency = str(deal["id"]), deal["currency"]
+    await move(
+        uow, "payout", key, held, currency, debit=DEPOSITS_HELD, credit=SELLER_PAYABLE, deal=deal["id"]
     )
     commission = deal["commission_amount"] or Decimal(0)
-    await book(
+    await move(
         uow,
-        type="commission",
-        effect_key=f"commission:{deal['id']}",
-        amount=commission,
-        currency=deal["currency"],
-        entries=[Entry(SELLER_PAYABLE, debit=commission), Entry(COMMISSION_REVENUE, credit=commission)],
+        "commission",
+        key,
+        commission,
+        currency,
+        debit=SELLER_PAYABLE,
+        credit=COMMISSION_REVENUE,
         deal=deal["id"],
     )

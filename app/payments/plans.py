@@ -33,42 +33,31 @@ async def commission_rate(conn, seller_id: uuid.UUID) -> Decimal:
 
 
 # Listings that count against `activeListings`: on the market or in a trade.
-_LIVE_LISTINGS = ("active", "on_hold", "under_contract")
-
-
-async def subscribed_plan(conn, user_id: uuid.UUID):
-    """The plan of the user's paid, live subscription, or None."""
-    return await conn.fetchrow(
-        """SELECT p.* FROM subscriptions s JOIN plans p ON p.id = s.plan
-           WHERE s.user_id = $1 AND s.status IN ('active', 'past_due') ORDER BY s.created_at DESC LIMIT 1""",
-        user_id,
-    )
+LIVE_LISTINGS = ("active", "on_hold", "under_contract")
 
 
 async def check_listing_limit(conn, seller_id: uuid.UUID, *, featured: bool = False) -> None:
     """402 `plan_limit_reached` when one more active (or featured) listing would pass the seller's plan.
 
-    Accounts that never subscribed are not metered (they predate plans; the commission still follows
-    basic): limits bite from the first subscription on. Concurrent checks for one seller take turns.
+    Every account is metered: one without a live subscription (never subscribed, or lapsed) is held to
+    basic, the plan it falls back to. Concurrent checks for one seller take turns.
     """
-    plan = await subscribed_plan(conn, seller_id)
-    if plan is None:
-        return
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended('plan-limit:' || $1::uuid::text, 0))", seller_id
     )
+    plan = await plan_of(conn, seller_id)
     if featured:
         used = await conn.fetchval(
             "SELECT count(*) FROM listings WHERE seller = $1 AND featured AND status = ANY($2::text[])",
             seller_id,
-            list(_LIVE_LISTINGS),
+            list(LIVE_LISTINGS),
         )
         limit, name = plan["featured_listings"], "featuredListings"
     else:
         used = await conn.fetchval(
             "SELECT count(*) FROM listings WHERE seller = $1 AND status = ANY($2::text[])",
             seller_id,
-            list(_LIVE_LISTINGS),
+            list(LIVE_LISTINGS),
         )
         limit, name = plan["active_listings"], "activeListings"
     if used >= limit:

@@ -142,9 +142,9 @@ async def apply_event(provider: str, event: dict[str, Any], raw: bytes) -> tuple
         refunds: list[uuid.UUID] = []
         if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
             target = "succeeded" if event_type.endswith("succeeded") else "failed"
-            await _advance(uow, provider, str(obj.get("id") or ""), target, refunds)
+            await advance(uow, provider, str(obj.get("id") or ""), target, refunds)
         elif event_type == "charge.refunded":
-            await _advance(
+            await advance(
                 uow, provider, str(obj.get("payment_intent") or obj.get("id") or ""), "refunded", refunds
             )
         elif event_type in ("invoice.paid", "customer.subscription.updated", "customer.subscription.deleted"):
@@ -154,7 +154,7 @@ async def apply_event(provider: str, event: dict[str, Any], raw: bytes) -> tuple
         return True, refunds
 
 
-async def _advance(
+async def advance(
     uow: UnitOfWork, provider: str, provider_payment_id: str, target: str, refunds: list[uuid.UUID]
 ) -> None:
     """Move a payment up to `target` (never down) with every effect of each step it passes."""

@@ -68,6 +68,19 @@ async def subscribe(
     return subscription_read(row, payment)
 
 
+async def grant(conn, user_id: uuid.UUID, plan: str) -> bool:
+    """Put a user on `plan` for a month without a payment (demo accounts, operators, test sellers);
+    False when they already have a live subscription, which is left as it is."""
+    row = await conn.fetchrow(
+        """INSERT INTO subscriptions (user_id, plan, status, current_period_end, provider)
+           VALUES ($1, $2, 'active', now() + interval '1 month', 'complimentary')
+           ON CONFLICT (user_id) WHERE status IN ('incomplete', 'active', 'past_due') DO NOTHING RETURNING id""",
+        user_id,
+        plan,
+    )
+    return row is not None
+
+
 async def current(principal: Principal) -> SubscriptionRead:
     row = await db.fetchrow(
         "SELECT * FROM subscriptions WHERE user_id = $1 AND status = ANY($2::text[]) ORDER BY created_at DESC LIMIT 1",
@@ -124,8 +137,22 @@ async def first_payment(uow: UnitOfWork, payment) -> None:
 
 
 async def apply(uow: UnitOfWork, provider: str, event_type: str, event_id: str, obj: dict[str, Any]) -> None:
-    """Subscription events: `invoice.paid` renews, `.updated` carries cancel-at-period-end, `.deleted` lapses."""
-    sub_id = str(obj.get("subscription") if event_type == "invoice.paid" else obj.get("id") or "")
+    """Subscription events: `invoice.paid` pays the first period (a Billing subscription's first invoice is
+    our pending payment) or renews, `.updated` carries cancel-at-period-end, `.deleted` lapses."""
+    if event_type == "invoice.paid":
+        from app.payments import service
+
+        invoice_id = str(obj.get("id") or "")
+        if await uow.conn.fetchval(
+            "SELECT 1 FROM payments WHERE provider = $1 AND provider_payment_id = $2", provider, invoice_id
+        ):
+            await service.advance(uow, provider, invoice_id, "succeeded", [])
+            return
+        # Since Stripe's API version 2025-03-31 an invoice names its subscription under `parent`.
+        details = (obj.get("parent") or {}).get("subscription_details") or {}
+        sub_id = str(obj.get("subscription") or details.get("subscription") or "")
+    else:
+        sub_id = str(obj.get("id") or "")
     row = await uow.conn.fetchrow(
         "SELECT s.*, p.price, p.currency FROM subscriptions s JOIN plans p ON p.id = s.plan"
         " WHERE s.provider = $1 AND s.provider_subscription_id = $2 FOR UPDATE OF s",

@@ -30,8 +30,8 @@ async def test_a_dumped_price_is_flagged_within_a_consumer_run_and_cleared_when_
 ):
     from app.core import db
 
-    seller = await people.create("seller", level=1)
-    other = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
+    other = await people.create("seller", level=1, plan="enterprise")
     model = f"Bonanza {uuid.uuid4().hex[:5]}"
     for i, price in enumerate(["500000.00", "510000.00", "490000.00", "505000.00", "495000.00"]):
         await _create(client, other, model, price, year=2009 + i % 3)
@@ -81,7 +81,7 @@ async def test_a_dumped_price_is_flagged_within_a_consumer_run_and_cleared_when_
 
 
 async def test_a_price_raised_under_contract_is_flagged(client, people):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await _create(client, seller, f"Baron {uuid.uuid4().hex[:5]}", "800000.00")
     for change in ({"status": "under_contract"}, {"price": "850000.00"}):
         response = await client.patch(
@@ -123,7 +123,7 @@ async def test_registry_findings_on_a_listing_are_flagged_by_the_consumer(client
     from app.events import VerificationStatusChanged
     from realtime import channels
 
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await _create(client, seller, f"King Air {uuid.uuid4().hex[:5]}", "2500000.00")
     case_id = uuid.uuid4()
     async with UnitOfWork() as uow:
@@ -156,7 +156,7 @@ async def test_stale_listings_are_flagged_by_the_sweep_and_cleared_by_activity(c
     from app.analytics.model import ModelCache
     from app.core import db
 
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await _create(client, seller, f"Duke {uuid.uuid4().hex[:5]}", "300000.00")
     await _consume()
     await db.fetch(

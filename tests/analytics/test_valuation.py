@@ -72,7 +72,7 @@ async def test_without_a_model_the_estimate_is_the_comparables_median_with_low_c
     from app.core import db
 
     await db.fetch("UPDATE valuation_models SET active = false")
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     model = f"M20 {uuid.uuid4().hex[:5]}"
     listed = await _listings(client, seller, model, ["300000.00", "310000.00", "320000.00", "330000.00"])
     draft = {
@@ -126,7 +126,7 @@ async def test_a_trained_model_values_listed_and_unlisted_aircraft(app, client, 
     from db.fixtures.catalogue import generate_listings
     from db.fixtures.listings import insert_listings
 
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     async with UnitOfWork() as uow:
         await insert_listings(
             uow.conn,

@@ -100,7 +100,7 @@ class Stack:
         create = ["user", "create", "--email", "seller@chaos.test", "--password", PASSWORD]
         await asyncio.to_thread(
             subprocess.run,
-            [*cli, *create, "--type", "seller", "--level", "2"],
+            [*cli, *create, "--type", "seller", "--level", "2", "--plan", "enterprise"],
             env=self.env,
             check=True,
             capture_output=True,

@@ -1,34 +1,12 @@
-"""Fixtures for offers, deals and payments (no app imports at module level: see tests/reservations)."""
+"""Fixtures for offers, deals and payments (no app imports at module level: see tests/people.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.reservations.conftest import People, listing_body
+from tests.people import listing_body
 
 __all__ = ["listing_body"]
-
-
-@pytest.fixture(scope="session")
-async def people(app, client) -> People:
-    return People(app)
-
-
-@pytest.fixture(scope="session")
-async def seller(people):
-    return await people.create("seller", level=1)
-
-
-@pytest.fixture(scope="session")
-async def admin(people):
-    return await people.create("admin", level=3)
-
-
-@pytest.fixture
-async def listing(client, seller) -> dict:
-    response = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.fixture(scope="session", autouse=True)

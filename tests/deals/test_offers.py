@@ -104,7 +104,7 @@ async def test_accept_makes_one_deal_others_become_backups(client, people, selle
     assert accepted.json()["offer"]["status"] == "accepted"
     assert deal["status"] == "under_contract" and deal["price"] == "200000.00"
     assert deal["deposit"] == {"amount": "20000.00", "status": "required"}
-    assert deal["commission"]["rate"] == "0.0300"
+    assert deal["commission"]["rate"] == "0.0100"  # the session seller is on enterprise
     assert (await client.get(f"/api/listings/{listing['id']}")).json()["status"] == "under_contract"
     backup = (await client.get(f"/api/offers/{b['id']}", headers=second["headers"])).json()
     assert backup["status"] == "backup"
@@ -260,6 +260,13 @@ async def test_dashboard_state_opens_with_listings_deals_and_incoming_offers(cli
     row = next(item for item in state["listings"] if item["listingId"] == listing["id"])
     assert row["openOffers"] == 1 and row["offersAwaitingYou"] == 1 and row["views"] >= 0
     assert o["id"] in {item["id"] for item in state["incomingOffers"]}
+    asked = await client.post(
+        "/api/threads", json={"listingId": listing["id"], "body": "Logs complete?"}, headers=buyer["headers"]
+    )
+    assert asked.status_code == 201, asked.text
+    state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
+    row = next(item for item in state["listings"] if item["listingId"] == listing["id"])
+    assert row["unreadMessages"] == 1
     deal = (await client.post(f"/api/offers/{o['id']}/accept", headers=seller["headers"])).json()["deal"]
     state = (await client.get("/api/dashboard/state", headers=seller["headers"])).json()
     opened = next(item for item in state["deals"] if item["deal"]["id"] == deal["id"])

@@ -78,7 +78,7 @@ async def test_deposit_paid_through_the_sandbox_then_close_books_commission(
     closed = await client.post(f"/api/deals/{deal['id']}/close", headers=seller["headers"])
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
-    assert closed.json()["commission"] == {"rate": "0.0300", "amount": "6000.00"}
+    assert closed.json()["commission"] == {"rate": "0.0100", "amount": "2000.00"}  # enterprise: 1 %
     assert (await client.get(f"/api/listings/{listing['id']}")).json()["status"] == "sold"
     ledger = (await client.get("/api/admin/ledger", params={"limit": 100}, headers=admin["headers"])).json()
     mine = [t for t in ledger["items"] if t["reference"]["dealId"] == deal["id"]]

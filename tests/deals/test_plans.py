@@ -106,3 +106,29 @@ async def test_lapse_ends_cancelled_subscriptions(client, people):
     assert_problem(
         await client.get("/api/subscriptions/current", headers=seller["headers"]), 404, "no_subscription"
     )
+
+
+async def test_an_unsubscribed_seller_is_held_to_basic_until_subscribed_and_again_after_a_lapse(
+    client, people
+):
+    from app.payments import subscriptions
+
+    seller = await people.create("seller", level=1)
+
+    async def list_one():
+        return await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
+
+    for _ in range(3):
+        assert (await list_one()).status_code == 201
+    body = assert_problem(await list_one(), 402, "plan_limit_reached")
+    assert (body["plan"], body["limit"], body["allowed"]) == ("basic", "activeListings", 3)
+    sub = await subscribe(client, seller, "professional")
+    assert (await list_one()).status_code == 201  # professional allows 25
+    await client.delete("/api/subscriptions/current", headers=seller["headers"])
+    await db.fetch(
+        "UPDATE subscriptions SET current_period_end = now() - interval '1 second' WHERE id = $1::uuid",
+        sub["id"],
+    )
+    assert await subscriptions.lapse_due() >= 1
+    body = assert_problem(await list_one(), 402, "plan_limit_reached")  # 4 live: back on basic's 3
+    assert body["plan"] == "basic"

@@ -42,7 +42,7 @@ def listing_body(**overrides) -> dict:
 
 @pytest.fixture(scope="module")
 async def seller(accounts):
-    return await accounts.create("seller", level=1)
+    return await accounts.create("seller", level=1, plan="enterprise")
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ import contextlib
 
 import pytest
 
-from tests.reservations.conftest import People, assert_problem, listing_body  # noqa: F401
-
-
-@pytest.fixture(scope="session")
-async def people(app, client) -> People:
-    return People(app)
+from tests.people import assert_problem, listing_body  # noqa: F401
 
 
 @pytest.fixture

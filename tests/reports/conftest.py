@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from tests.reservations.conftest import People, assert_problem, listing_body
+from tests.people import assert_problem, listing_body
 
 __all__ = ["assert_problem"]
-
-
-@pytest.fixture(scope="session")
-async def people(app, client) -> People:
-    return People(app)
 
 
 async def make_listings(client, seller: dict, model: str, prices: list[str], **fields) -> list[dict]:

@@ -35,7 +35,7 @@ async def user_events(user_id: str, prefix: str = "report.") -> list[dict]:
 
 
 async def test_a_market_report_is_accepted_built_and_downloaded(client, people):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     broker = await people.create("broker", level=1)
     model = unique_model()
     made = await make_listings(client, seller, model, ["250000.00", "300000.00", "410000.00"])
@@ -117,7 +117,7 @@ async def test_only_the_owner_sees_a_report(client, people):
 
 
 async def test_an_expired_link_is_gone(client, people):
-    owner = await people.create("seller", level=1)
+    owner = await people.create("seller", level=1, plan="enterprise")
     report = (await request(client, owner, model=unique_model())).json()
     assert await build(report["id"]) == "ready"
     url = (await client.get(f"/api/reports/{report['id']}", headers=owner["headers"])).json()["downloadUrl"]
@@ -173,7 +173,7 @@ async def test_an_unknown_kind_is_refused(client, people):
 async def test_a_failed_build_says_why_and_can_be_retried(client, people, monkeypatch):
     from app.reports import build as builder
 
-    owner = await people.create("seller", level=1)
+    owner = await people.create("seller", level=1, plan="enterprise")
     report = (await request(client, owner, model=unique_model())).json()
     real = builder.build_market
 
@@ -211,7 +211,7 @@ async def test_a_failed_build_says_why_and_can_be_retried(client, people, monkey
 async def test_a_build_taken_over_after_its_worker_went_silent(client, people):
     from workers import reports as worker
 
-    owner = await people.create("seller", level=1)
+    owner = await people.create("seller", level=1, plan="enterprise")
     report = (await request(client, owner, model=unique_model())).json()
     rid = uuid.UUID(report["id"])
     # A worker claimed it and died: running, no heartbeat for longer than the stale limit.
@@ -230,7 +230,7 @@ async def test_a_build_taken_over_after_its_worker_went_silent(client, people):
 
 
 async def test_an_inventory_report_lists_the_owners_listings_of_every_status(client, people):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     model = unique_model()
     made = await make_listings(client, seller, model, ["500000.00", "650000.00"])
     draft = await client.post(
@@ -239,7 +239,7 @@ async def test_an_inventory_report_lists_the_owners_listings_of_every_status(cli
         headers=seller["headers"],
     )
     assert draft.status_code == 201, draft.text
-    other_seller = await people.create("seller", level=1)
+    other_seller = await people.create("seller", level=1, plan="enterprise")
     await make_listings(client, other_seller, model, ["100000.00"])
     report = (await request(client, seller, "inventory", model=model)).json()
     assert await build(report["id"]) == "ready"
@@ -268,7 +268,7 @@ async def test_the_sweep_requeues_lost_builds_and_gives_up_after_three_attempts(
         def __init__(self) -> None:
             self.connection_pool = None
 
-    owner = await people.create("seller", level=1)
+    owner = await people.create("seller", level=1, plan="enterprise")
     lost = (await request(client, owner, model=unique_model())).json()
     dead = (await request(client, owner, model=unique_model())).json()
     await db.fetch(

@@ -28,10 +28,10 @@ HOLD_TYPES = ["hold.placed", "hold.released", "hold.expired"]
 
 @pytest.fixture(scope="module")
 async def people(accounts):
-    seller = await accounts.create("seller", level=1)
+    seller = await accounts.create("seller", level=1, plan="enterprise")
     return {
         "seller": seller,
-        "other": await accounts.create("seller", level=1),
+        "other": await accounts.create("seller", level=1, plan="enterprise"),
         "buyer": await accounts.create("buyer", level=2),
         "admin": await accounts.create("admin", level=3),
     }

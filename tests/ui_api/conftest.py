@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
-from tests.reservations.conftest import People, assert_problem, listing_body
+from tests.people import assert_problem, listing_body
 
 __all__ = ["assert_problem", "image_bytes", "listing_body"]
 
@@ -27,20 +25,3 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (1600, 1200), *, exif
         kwargs["exif"] = exif
     image.save(buffer, format=fmt, **kwargs)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="session")
-async def people(app, client) -> People:
-    return People(app)
-
-
-@pytest.fixture(scope="session")
-async def seller(people):
-    return await people.create("seller", level=1)
-
-
-@pytest.fixture
-async def listing(client, seller) -> dict:
-    response = await client.post("/api/listings", json=listing_body(), headers=seller["headers"])
-    assert response.status_code == 201, response.text
-    return response.json()

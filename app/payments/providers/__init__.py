@@ -50,7 +50,7 @@ def build_provider(settings) -> PaymentProvider:
     if settings.stripe_secret_key:
         from app.payments.providers.stripe_provider import StripeProvider
 
-        return StripeProvider(settings.stripe_secret_key)
+        return StripeProvider(settings.stripe_secret_key, api_base=settings.stripe_api_base or None)
     from app.payments.providers.sandbox import SandboxProvider
 
     return SandboxProvider(

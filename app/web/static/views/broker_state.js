@@ -16,18 +16,19 @@ export function brokerStatePanel(me) {
     h("h2", { id: "state-title" }, "My listings"),
     // A box of fixed height (scrolling, so focusable): the rows arriving move nothing below it.
     h("div", { class: "table-wrap fixed-box", tabindex: 0, "aria-label": "My listings" }, h("table", {}, h("thead", {}, h("tr", {},
-      ["Listing", "Status", "Views", "Hold", "Line", "Offers", "Your move"].map((t) => h("th", { scope: "col" }, t)))), listings)),
+      ["Listing", "Status", "Views", "Hold", "Line", "Offers", "Your move", "Unread"].map((t) => h("th", { scope: "col" }, t)))), listings)),
     h("h2", {}, "Open deals"), deals, h("h2", {}, "Incoming offers"), offers, h("h2", {}, "Clients' holds"), holds);
 
   async function load() {
     let s;
-    try { s = await api("/api/dashboard/state"); } catch (err) { replace(listings, h("tr", {}, h("td", { colspan: 7 }, errorText(err)))); return; }
+    try { s = await api("/api/dashboard/state"); } catch (err) { replace(listings, h("tr", {}, h("td", { colspan: 8 }, errorText(err)))); return; }
     replace(listings, s.listings.length ? s.listings.map((l) => h("tr", { dataset: { listingId: l.listingId } },
       h("td", {}, h("a", { href: `/listings/${l.listingId}` }, l.title), " ", h("span", { class: "muted small" }, money(l.price, l.currency))),
       h("td", {}, statusPill(l.status)), h("td", { class: "views" }, String(l.views)),
       h("td", {}, l.activeHoldUntil ? `until ${when(l.activeHoldUntil)}` : "—"), h("td", {}, String(l.waitlist)),
-      h("td", { class: "open-offers" }, String(l.openOffers)), h("td", { class: "awaiting" }, String(l.offersAwaitingYou))))
-      : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No listings yet.")));
+      h("td", { class: "open-offers" }, String(l.openOffers)), h("td", { class: "awaiting" }, String(l.offersAwaitingYou)),
+      h("td", { class: "unread" }, String(l.unreadMessages))))
+      : h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No listings yet.")));
     replace(deals, s.deals.length ? s.deals.map(({ deal, nextStep }) => h("li", { dataset: { dealId: deal.id } },
       h("a", { href: `/deals/${deal.id}` }, money(deal.price, deal.currency)), " ", statusPill(deal.status), h("span", {}, ` next: ${nextStep}`)))
       : h("li", { class: "muted" }, "No open deals."));
