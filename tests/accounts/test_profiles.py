@@ -9,7 +9,7 @@ from tests.listings.test_listings import create, listing_body
 
 
 async def test_a_brokers_public_profile_and_inventory_show_only_public_things(client, accounts):
-    broker = await accounts.create("broker", level=2)
+    broker = await accounts.create("broker", level=2, plan="enterprise")
     await db.fetch(
         "UPDATE users SET first_name = 'Ada', last_name = 'Broker', company_name = 'Skyway Brokers',"
         " phone = '+15550100' WHERE id = $1",
@@ -53,6 +53,6 @@ async def test_buyers_admins_and_unknown_users_have_no_public_profile(client, ac
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
     assert (await client.get(f"/api/profiles/{uuid.uuid4()}")).status_code == 404
-    seller = await accounts.create("seller", level=1)
+    seller = await accounts.create("seller", level=1, plan="enterprise")
     await db.fetch("UPDATE users SET status = 'suspended' WHERE id = $1", uuid.UUID(seller["id"]))
     assert (await client.get(f"/api/profiles/{seller['id']}")).status_code == 404

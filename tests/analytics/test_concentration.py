@@ -39,7 +39,7 @@ async def test_a_broker_selling_mostly_to_one_buyer_is_flagged_until_it_no_longe
 ):
     from app.core import db
 
-    broker = await people.create("broker", level=1)
+    broker = await people.create("broker", level=1, plan="enterprise")
     favourite, other, third = await people.many(3, "buyer", level=2)
 
     made = [await _deal(client, broker, buyer) for buyer in (favourite, favourite, other, third)]

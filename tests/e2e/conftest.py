@@ -179,10 +179,12 @@ class People:
         self.browser = browser
         self.contexts: list = []
 
-    async def create(self, user_type: str, level: int = 0) -> dict:
+    async def create(self, user_type: str, level: int = 0, *, plan: str | None = None) -> dict:
+        """With `plan`, on that plan for a month: a seller listing more than basic's few aircraft needs one."""
         import asyncpg
 
         from app.accounts.service import create_user
+        from app.payments.subscriptions import grant
 
         email = f"e2e-{user_type}-{uuid.uuid4().hex[:10]}@test.atp"
         conn = await asyncpg.connect(os.environ["DATABASE_URL"])
@@ -197,6 +199,8 @@ class People:
                     first_name=user_type.title(),
                     verification_level=level,
                 )
+                if plan is not None:
+                    await grant(conn, row["id"], plan)
         finally:
             await conn.close()
         async with httpx.AsyncClient(base_url=self.live.url) as client:

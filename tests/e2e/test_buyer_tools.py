@@ -31,7 +31,7 @@ async def patch(api: httpx.AsyncClient, seller: dict, listing: dict, **fields) -
 
 
 async def test_watchlist_follows_price_and_status_live_and_hides_what_leaves_public_view(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     maker = f"Watch{uuid.uuid4().hex[:6]}"
     first = await make_listing(api, seller, manufacturer=maker, model="W1", price="410000.00")
     second = await make_listing(api, seller, manufacturer=maker, model="W2", price="520000.00")
@@ -92,7 +92,7 @@ async def test_watchlist_follows_price_and_status_live_and_hides_what_leaves_pub
 
 
 async def test_compare_up_to_four_side_by_side_at_a_shareable_address(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     maker = f"Cmp{uuid.uuid4().hex[:6]}"
     made = []
     for i in range(5):
@@ -174,7 +174,7 @@ async def test_compare_up_to_four_side_by_side_at_a_shareable_address(people, ap
 
 
 async def test_broker_profile_shows_public_facts_and_paged_inventory(people, api):
-    broker = await people.create("broker", level=2)
+    broker = await people.create("broker", level=2, plan="enterprise")
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
         await conn.execute(
@@ -226,7 +226,7 @@ async def test_broker_profile_shows_public_facts_and_paged_inventory(people, api
 
 
 async def test_search_home_browses_by_category_with_counts_sort_and_totals(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     heli = await make_listing(
         api, seller, manufacturer="Robinson", model="R22 Beta II", price="210000.00",
         specifications={"engineType": "piston", "maxPassengers": 1},
@@ -275,7 +275,7 @@ async def test_search_home_browses_by_category_with_counts_sort_and_totals(peopl
 
 
 async def test_watchlist_compare_and_profile_read_offline_with_an_as_of_note(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     buyer = await people.create("buyer")
     listing = await make_listing(api, seller, manufacturer="Daher", model="TBM 960", price="5100000.00")
     other = await make_listing(api, seller, manufacturer="Pilatus", model="PC-12 NGX", price="6200000.00")

@@ -10,7 +10,7 @@ from tests.e2e.conftest import make_listing, subscribed, wait_ready
 
 
 async def test_search_pages_through_every_result_with_counts_and_sort(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     maker = f"Pager{uuid.uuid4().hex[:6]}"
     for i in range(25):
         await make_listing(
@@ -112,7 +112,7 @@ async def test_compressed_assets_batched_stats_quiet_anonymous_pages_stable_admi
     assert [e for e in errors if "404" not in e] == []
 
     # /sell: one stats request for every listing, not one each.
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     made = [await make_listing(api, seller, model=f"Stat {i}") for i in range(4)]
     page = await people.page(seller)
     stats_calls: list[str] = []
@@ -143,7 +143,7 @@ async def test_compressed_assets_batched_stats_quiet_anonymous_pages_stable_admi
 
 
 async def test_first_result_above_the_fold_on_a_phone(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     await make_listing(api, seller, manufacturer="Cirrus", model="SR22T", price="925000.00")
     context = await people.context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = await context.new_page()
@@ -158,7 +158,7 @@ async def test_first_result_above_the_fold_on_a_phone(people, api):
 
 
 async def test_kind_of_aircraft_words_and_filters_find_the_right_aircraft(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     country = "IS"
     jet = await make_listing(
         api,
@@ -258,7 +258,7 @@ async def test_verified_badge_says_what_was_checked_and_when(people, api):
 
     import asyncpg
 
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     verified = await make_listing(
         api, seller, manufacturer="Pilatus", model="PC-12 NGX", locationCountry="CH"
     )
@@ -314,7 +314,7 @@ async def test_verified_badge_says_what_was_checked_and_when(people, api):
 
 
 async def test_my_holds_and_waitlists_with_time_zone_and_countdown(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     buyer = await people.create("buyer", level=2)
     rival = await people.create("buyer", level=2)
     mine = await make_listing(api, seller, manufacturer="Diamond", model="DA62")
@@ -356,8 +356,8 @@ async def test_my_holds_and_waitlists_with_time_zone_and_countdown(people, api):
 
 
 async def test_broker_feed_starts_from_now_one_readable_row_per_change_and_client_reservation(people, api):
-    seller = await people.create("seller", level=1)
-    broker = await people.create("broker", level=2)
+    seller = await people.create("seller", level=1, plan="enterprise")
+    broker = await people.create("broker", level=2, plan="enterprise")
     buyer = await people.create("buyer", level=2)
     held = await make_listing(api, seller, manufacturer="Daher", model="TBM 960", price="4900000.00")
     priced = await make_listing(api, seller, manufacturer="Daher", model="TBM 940", price="4100000.00")
@@ -400,8 +400,8 @@ async def test_broker_feed_starts_from_now_one_readable_row_per_change_and_clien
 
 
 async def test_offline_listing_says_as_of_and_the_signed_in_broker_keeps_the_dashboard(people, api):
-    seller = await people.create("seller", level=1)
-    broker = await people.create("broker", level=2)
+    seller = await people.create("seller", level=1, plan="enterprise")
+    broker = await people.create("broker", level=2, plan="enterprise")
     listing = await make_listing(api, seller, manufacturer="Pilatus", model="PC-24", price="11500000.00")
     context = await people.context(broker)
     page = await context.new_page()
@@ -432,7 +432,7 @@ async def test_offline_listing_says_as_of_and_the_signed_in_broker_keeps_the_das
 
 
 async def test_seller_edits_the_specifications_the_listing_page_shows(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await make_listing(api, seller, manufacturer="Beechcraft", model="King Air 360")
     page = await people.page(seller)
     await page.goto(f"/sell/{listing['id']}")
@@ -467,7 +467,7 @@ async def test_seller_edits_the_specifications_the_listing_page_shows(people, ap
 
 
 async def test_share_links_carry_the_listing_title_and_open_graph_tags(people, api):
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await make_listing(api, seller, manufacturer="Cirrus", model="Vision SF50", price="3250000.00")
     response = await api.get(f"/listings/{listing['id']}", headers={"Accept": "text/html"})
     assert response.status_code == 200
@@ -494,7 +494,7 @@ async def test_photo_gallery_opens_full_screen_with_keyboard_and_swipe(people, a
 
     import asyncpg
 
-    seller = await people.create("seller", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
     listing = await make_listing(api, seller, manufacturer="Piaggio", model="P.180 Avanti EVO")
     images = [
         {

@@ -61,10 +61,10 @@ async def _events_until_ready(ws, report_id: str, within_s: float = 60) -> list[
 
 async def test_market_report_with_the_real_worker_matches_the_api(live, api):
     people = People(live, None)
-    seller = await people.create("seller", level=1)
-    broker = await people.create("broker", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
+    broker = await people.create("broker", level=1, plan="enterprise")
     model = f"E2E-{uuid.uuid4().hex[:8]}"
-    await _seed(seller["id"], model, LISTINGS)
+    # Through the API first: the bulk rows below go straight into the table, past the plan's 1,000.
     evil = await make_listing(
         api,
         seller,
@@ -72,6 +72,7 @@ async def test_market_report_with_the_real_worker_matches_the_api(live, api):
         model=model,
         description='=HYPERLINK("http://evil.example","Click me")',
     )
+    await _seed(seller["id"], model, LISTINGS)
 
     ticket = (await api.post("/api/realtime/ticket", headers=broker["headers"])).json()["ticket"]
     async with connect(live.url.replace("http", "ws") + f"/ws?ticket={ticket}", open_timeout=5) as ws:
@@ -128,7 +129,7 @@ async def test_market_report_with_the_real_worker_matches_the_api(live, api):
     book.close()
 
     # Another user: the report does not exist for them; the link expires into 410.
-    other = await people.create("broker", level=1)
+    other = await people.create("broker", level=1, plan="enterprise")
     assert (await api.get(f"/api/reports/{report_id}", headers=other["headers"])).status_code == 404
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
@@ -141,8 +142,8 @@ async def test_market_report_with_the_real_worker_matches_the_api(live, api):
 
 
 async def test_reports_page_export_button_progress_and_download(people, api, live):
-    seller = await people.create("seller", level=1)
-    broker = await people.create("broker", level=1)
+    seller = await people.create("seller", level=1, plan="enterprise")
+    broker = await people.create("broker", level=1, plan="enterprise")
     maker = f"Maker{uuid.uuid4().hex[:8]}"
     await _seed(seller["id"], None, 12, manufacturer=maker)
     await _seed(seller["id"], "Special", 30, manufacturer=maker)

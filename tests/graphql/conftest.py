@@ -74,12 +74,12 @@ def gql(client) -> GraphQL:
 
 @pytest.fixture(scope="module")
 async def seller(accounts):
-    return await accounts.create("seller", level=1)
+    return await accounts.create("seller", level=1, plan="enterprise")
 
 
 @pytest.fixture(scope="module")
 async def other_seller(accounts):
-    return await accounts.create("seller", level=1)
+    return await accounts.create("seller", level=1, plan="enterprise")
 
 
 CREATE = """

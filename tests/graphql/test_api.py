@@ -209,7 +209,7 @@ async def statements():
 async def test_a_page_of_100_listings_with_sellers_images_and_prices_takes_at_most_4_statements(
     gql, accounts
 ):
-    sellers = [await accounts.create("seller", level=1) for _ in range(5)]
+    sellers = [await accounts.create("seller", level=1, plan="enterprise") for _ in range(5)]
     for i in range(100):
         await create_listing(gql, sellers[i % 5], manufacturer="Diamond", aircraftModel="DA62")
     query = """{ aircraftListings(first: 100, filter: {manufacturer: ["Diamond"], model: ["DA62"]}) {
