@@ -1,4 +1,4 @@
-"""The peer of `bench/http.py`: a bare Litestar app answering the bench's paths with the bytes our server
+"""The peer of `bench/http_api.py`: a bare Litestar app answering the bench's paths with the bytes our server
 sent for them, from memory (no middleware, no database, no dependencies).
 
     ATP_BARE_BODIES=bodies.json uvicorn bench.http_bare:app

@@ -66,7 +66,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def start_pool(min_size: int, max_size: int) -> None:
     """Open the process's connection pool (web and worker processes)."""
     # No idle-connection timer: asyncpg re-arms one (a `call_later`) on every release, i.e. on every
-    # request (bench/http.py's profile); idle connections cost the server little.
+    # request (bench/http_api.py's profile); idle connections cost the server little.
     await DB.start_connection_pool(
         min_size=min_size, max_size=max_size, reset=_keep_session, max_inactive_connection_lifetime=0
     )

@@ -2,7 +2,7 @@
 security headers of its response.
 
 These were three middlewares, each wrapping `send` in a closure of its own and copying the response
-headers; one wrapper and one copy cost a third as much on every response (bench/http.py). It runs after
+headers; one wrapper and one copy cost a third as much on every response (bench/http_api.py). It runs after
 routing (a Litestar middleware), so `path_template` is known.
 """
 

@@ -2,7 +2,7 @@
 
 Views are counted in Redis (an INCR and a HyperLogLog PFADD per listing), never in PostgreSQL: the
 hottest read path stays free of writes. The web process gathers the views of `GET /api/listings/{id}`
-in memory and writes them in one pipeline every `FLUSH_INTERVAL_S` (bench/http.py: a Redis round trip
+in memory and writes them in one pipeline every `FLUSH_INTERVAL_S` (bench/http_api.py: a Redis round trip
 per view was a tenth of that request's CPU); the stats readers of the same process flush first, so a
 seller sees their own process's views at once and the others' within the interval.
 """

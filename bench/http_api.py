@@ -1,8 +1,8 @@
 """The HTTP hot paths beside a bare Litestar app serving the same JSON bytes from memory, in one run.
 
-    .venv/bin/python bench/http.py                         # 3 runs x 5 s per endpoint and server, 64 conns
-    .venv/bin/python bench/http.py --conns 8 --seconds 3 --runs 1
-    .venv/bin/python bench/http.py --profile listing       # py-spy record of our server during one run
+    .venv/bin/python bench/http_api.py                         # 3 runs x 5 s per endpoint and server, 64 conns
+    .venv/bin/python bench/http_api.py --conns 8 --seconds 3 --runs 1
+    .venv/bin/python bench/http_api.py --profile listing       # py-spy record of our server during one run
 
 Starts its own embedded PostgreSQL and Redis, seeds `--listings` demo listings, a buyer with a few
 threads, then our uvicorn (`atp run`'s command line) and the bare app (`bench/http_bare.py`, answering
@@ -16,22 +16,16 @@ runs, with ours/bare. Everything stops by itself after about runs x endpoints x 
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file is named like the standard library's `http`: run as a script, its folder leads sys.path and
-# would shadow that module for everything imported below (httpx, uvicorn).
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
-
 import argparse
 import asyncio
 import atexit
 import json
+import os
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
