@@ -17,11 +17,12 @@ export function verificationText(level) {
 
 /** "Listed by …" on a listing page: a link to the seller's profile (nothing when they have none). */
 export function sellerLine(sellerId) {
-  const line = h("p", { class: "small seller-line", id: "seller-line" });
+  // The line's height is held from the start (a no-break space): the name arriving moves nothing below it.
+  const line = h("p", { class: "small seller-line", id: "seller-line" }, "\u00a0");
   optional(`/api/profiles/${sellerId}`).then((result) => {
     if (!result.ok) return;
     const p = result.data;
-    line.append("Listed by ", h("a", { href: `/sellers/${p.id}` }, p.displayName),
+    line.replaceChildren("Listed by ", h("a", { href: `/sellers/${p.id}` }, p.displayName),
       p.companyName && p.companyName !== p.displayName ? `, ${p.companyName}` : "",
       p.verificationLevel >= 1 ? h("span", { class: "muted" }, ` · ${verificationText(p.verificationLevel).split(" (")[0]}`) : "");
   });
