@@ -37,6 +37,10 @@ async def test_every_response_carries_a_request_id(client):
     response = await client.get("/health", headers={"X-Request-ID": "trace-123"})
     assert response.headers["x-request-id"] == "trace-123"
     assert len((await client.get("/health")).headers["x-request-id"]) == 32
+    # One that is too long, or carries a control character (a forged log line), is replaced, not echoed.
+    for forged in ("x" * 65, "ok\tfake=1"):
+        answered = (await client.get("/health", headers={"X-Request-ID": forged})).headers["x-request-id"]
+        assert answered != forged and len(answered) == 32
 
 
 async def test_nul_characters_are_a_validation_error_not_a_crash(client):

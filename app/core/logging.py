@@ -51,7 +51,8 @@ def request_id_for(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             incoming = value.decode("latin-1")
-            if 0 < len(incoming) <= 64 and incoming.isascii():
+            # Printable ASCII only: the id is echoed in a header and written into every log line.
+            if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable():
                 return incoming
             break
     return uuid.uuid4().hex
