@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -39,7 +36,15 @@ sys.path.insert(0, str(ROOT))
 
 from app.cli import services  # noqa: E402
 from app.payments.providers.signing import sign  # noqa: E402
-from bench.holds import bench_env, make_users, run_pgbench, start_server, wait_ready  # noqa: E402
+from bench.holds import (  # noqa: E402
+    bench_env,
+    make_users,
+    run_on_embedded,
+    run_pgbench,
+    show_server_log,
+    start_server,
+    wait_ready,
+)
 
 SECRET = "whsec_atp_sandbox_development"
 
@@ -240,9 +245,7 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
                 f"pgbench webhook statements (one hot payment row): {hook_tps:.0f} tps; ours/pgbench = {hook_rate / hook_tps:.2f}"
             )
     except BaseException:
-        log = workdir / "uvicorn.log"
-        if log.exists():
-            print(f"--- server log ---\n{log.read_text()[-3000:]}", file=sys.stderr)
+        show_server_log(workdir)
         raise
     finally:
         if proc is not None:
@@ -260,14 +263,7 @@ def main() -> None:
     parser.add_argument("--replays", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pgbench-seconds", type=int, default=5)
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="atp-bench-deals-"))
-    atexit.register(shutil.rmtree, workdir, True)
-    started = services.start(workdir, database_name="atp_bench", record=False)
-    try:
-        asyncio.run(run(args, started, workdir))
-    finally:
-        started.stop()
+    run_on_embedded(run, parser.parse_args(), "deals")
 
 
 if __name__ == "__main__":

